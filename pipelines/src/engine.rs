@@ -1,0 +1,299 @@
+//! Runs the dataflows on timely workers and captures their outputs as consolidated snapshots.
+//!
+//! Worker 0 feeds the inputs (the other workers feed nothing and only compute); every worker
+//! pushes its share of each output's updates into a shared [`Captured`] store, from which a
+//! snapshot "as of" any completed time can be read. Same input, same snapshot, whatever the
+//! number of workers: outputs are differential collections, consolidated before use.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use differential_dataflow::VecCollection as Collection;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::generic::operator::Operator;
+use timely::dataflow::ProbeHandle;
+use timely::worker::Worker;
+
+use crate::config::Config;
+use crate::events::Event;
+use crate::policies::crynux::dataflow::{build, CrynuxInputs};
+use crate::policies::crynux::node_machine::NodeOut;
+use crate::policies::crynux::tables::{CrynuxParts, PayRow};
+use crate::time::{slot, Millis};
+
+/// Accumulated updates of one output collection.
+pub struct Captured<D> {
+    inner: Mutex<CapturedInner<D>>,
+}
+
+struct CapturedInner<D> {
+    /// Consolidated contents as of `compacted` (inclusive).
+    base: HashMap<D, isize>,
+    compacted: Option<Millis>,
+    pending: Vec<(D, Millis, isize)>,
+}
+
+impl<D: Clone + Eq + Hash + Ord> Captured<D> {
+    fn new() -> Captured<D> {
+        Captured {
+            inner: Mutex::new(CapturedInner {
+                base: HashMap::new(),
+                compacted: None,
+                pending: Vec::new(),
+            }),
+        }
+    }
+
+    fn extend(&self, updates: impl IntoIterator<Item = (D, Millis, isize)>) {
+        self.inner
+            .lock()
+            .expect("capture lock")
+            .pending
+            .extend(updates);
+    }
+
+    /// Folds every update at or before `upto` into the consolidated base; later snapshots must
+    /// be at or after `upto`.
+    pub fn compact(&self, upto: Millis) {
+        let mut inner = self.inner.lock().expect("capture lock");
+        let pending = std::mem::take(&mut inner.pending);
+        let (done, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, _)| *t <= upto);
+        for (data, _, diff) in done {
+            add(&mut inner.base, data, diff);
+        }
+        inner.pending = later;
+        inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
+    }
+
+    /// The collection's contents at `as_of`, sorted, each record repeated by its multiplicity.
+    pub fn snapshot(&self, as_of: Millis) -> Vec<D> {
+        let inner = self.inner.lock().expect("capture lock");
+        debug_assert!(
+            inner.compacted.is_none_or(|c| c <= as_of),
+            "snapshot before the compacted time"
+        );
+        let mut counts = inner.base.clone();
+        for (data, t, diff) in &inner.pending {
+            if *t <= as_of {
+                add(&mut counts, data.clone(), *diff);
+            }
+        }
+        let mut out: Vec<D> = Vec::with_capacity(counts.len());
+        for (data, count) in counts {
+            assert!(
+                count > 0,
+                "negative multiplicity in a captured collection: a dataflow bug"
+            );
+            out.extend(std::iter::repeat_n(data, count as usize));
+        }
+        out.sort();
+        out
+    }
+}
+
+fn add<D: Eq + Hash>(map: &mut HashMap<D, isize>, data: D, diff: isize) {
+    let entry = map.entry(data);
+    match entry {
+        std::collections::hash_map::Entry::Occupied(mut e) => {
+            *e.get_mut() += diff;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(diff);
+        }
+    }
+}
+
+/// Every output the engine captures.
+pub struct Outputs {
+    node_out: Captured<NodeOut>,
+    tasks: Captured<(String, (isize, isize))>,
+    gpu_vram: Captured<(String, u64)>,
+    pay: Captured<PayRow>,
+}
+
+impl Outputs {
+    fn new() -> Outputs {
+        Outputs {
+            node_out: Captured::new(),
+            tasks: Captured::new(),
+            gpu_vram: Captured::new(),
+            pay: Captured::new(),
+        }
+    }
+
+    /// The crynux parts as of `as_of` (which must be a completed time of the dataflow).
+    pub fn crynux(&self, as_of: Millis) -> CrynuxParts {
+        let mut parts = CrynuxParts::default();
+        for out in self.node_out.snapshot(as_of) {
+            match out {
+                NodeOut::Node(row) => parts.nodes.push(row),
+                NodeOut::Trigger(row) => parts.triggers.push(row),
+            }
+        }
+        for (node, (count, sum)) in self.tasks.snapshot(as_of) {
+            parts.tasks.insert(node, (count as i64, sum as i64));
+        }
+        parts.gpu_vram = self.gpu_vram.snapshot(as_of).into_iter().collect();
+        parts.pay = self.pay.snapshot(as_of);
+        parts.canonical()
+    }
+
+    /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
+    pub fn compact(&self, upto: Millis) {
+        self.node_out.compact(upto);
+        self.tasks.compact(upto);
+        self.gpu_vram.compact(upto);
+        self.pay.compact(upto);
+    }
+}
+
+fn capture<'s, D>(
+    collection: Collection<'s, Millis, D>,
+    probe: &ProbeHandle<Millis>,
+    store: Arc<Outputs>,
+    pick: fn(&Outputs) -> &Captured<D>,
+) where
+    D: Clone + Eq + Hash + Ord + 'static,
+{
+    collection
+        .probe_with(probe)
+        .inner
+        .sink(Pipeline, "Capture", move |(input, _frontier)| {
+            input.for_each(|_, data| pick(&store).extend(data.drain(..)));
+        });
+}
+
+/// One worker's handle on the running dataflow.
+pub struct Session<'w> {
+    worker: &'w mut Worker,
+    inputs: CrynuxInputs,
+    probe: ProbeHandle<Millis>,
+    slide: Millis,
+    time: Millis,
+    outputs: Arc<Outputs>,
+}
+
+impl Session<'_> {
+    /// This worker's index; worker 0 is the one that feeds.
+    pub fn index(&self) -> usize {
+        self.worker.index()
+    }
+
+    /// The slot (slide boundary) at which `ts` counts.
+    pub fn slot_of(&self, ts: Millis) -> Millis {
+        slot(ts, self.slide)
+    }
+
+    /// Moves the input to `time` (never backwards); events fed afterwards must be at slots at
+    /// or after it.
+    pub fn advance_to(&mut self, time: Millis) {
+        if time > self.time {
+            self.time = time;
+            self.inputs.advance_to(time);
+        }
+    }
+
+    /// Feeds one event at its slot, which must not be before the current input time.
+    pub fn feed(&mut self, event: &Event, seq: u64) {
+        let at = self.slot_of(event.ts);
+        debug_assert!(at >= self.time, "events are fed in slot order");
+        self.advance_to(at);
+        self.inputs.feed(event, seq);
+    }
+
+    /// Works until every output is complete for all times before the current input time.
+    pub fn settle(&mut self) {
+        self.inputs.flush();
+        let (probe, time) = (&self.probe, self.time);
+        self.worker.step_while(|| probe.less_than(&time));
+    }
+
+    /// The outputs, shared by all workers.
+    pub fn outputs(&self) -> &Arc<Outputs> {
+        &self.outputs
+    }
+
+    /// Closes the inputs and runs the dataflow to completion.
+    pub fn finish(self) {
+        let Session {
+            worker,
+            inputs,
+            probe,
+            ..
+        } = self;
+        drop(inputs);
+        worker.step_while(|| !probe.done());
+    }
+}
+
+/// Runs the dataflows on `workers` threads; `driver` runs on every worker with its session and
+/// must end by calling [`Session::finish`]. Returns the captured outputs.
+pub fn run<F>(config: &Config, workers: usize, driver: F) -> Result<Arc<Outputs>, String>
+where
+    F: Fn(Session) + Send + Sync + 'static,
+{
+    let outputs = Arc::new(Outputs::new());
+    let shared = Arc::clone(&outputs);
+    let cfg = config.policy.crynux.clone();
+    let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
+        let mut inputs = CrynuxInputs::new(&cfg);
+        let probe = ProbeHandle::new();
+        let store = Arc::clone(&shared);
+        worker.dataflow::<Millis, _, _>(|scope| {
+            let out = build(scope, &mut inputs, &cfg);
+            capture(out.node_out, &probe, Arc::clone(&store), |o| &o.node_out);
+            capture(out.tasks, &probe, Arc::clone(&store), |o| &o.tasks);
+            capture(out.gpu_vram, &probe, Arc::clone(&store), |o| &o.gpu_vram);
+            capture(out.pay, &probe, Arc::clone(&store), |o| &o.pay);
+        });
+        let session = Session {
+            worker,
+            inputs,
+            probe,
+            slide: cfg.slide.millis(),
+            time: 0,
+            outputs: Arc::clone(&shared),
+        };
+        driver(session);
+    })?;
+    for result in guards.join() {
+        result?;
+    }
+    Ok(outputs)
+}
+
+/// Replays events (with their input sequence numbers) in slot order and returns the captured
+/// outputs. `progress` is told how many events have been fed so far.
+pub fn replay(
+    config: &Config,
+    workers: usize,
+    mut events: Vec<(Event, u64)>,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<Arc<Outputs>, String> {
+    let slide = config.policy.crynux.slide.millis();
+    events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
+    let events = Arc::new(Mutex::new(Some(events)));
+    run(config, workers, move |mut session| {
+        if session.index() == 0 {
+            let events = events
+                .lock()
+                .expect("events lock")
+                .take()
+                .unwrap_or_default();
+            const BATCH: usize = 1 << 16;
+            for (i, (event, seq)) in events.iter().enumerate() {
+                session.feed(event, *seq);
+                if (i + 1) % BATCH == 0 {
+                    session.settle();
+                    progress((i + 1) as u64);
+                }
+            }
+            progress(events.len() as u64);
+        }
+        session.finish();
+    })
+}

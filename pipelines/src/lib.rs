@@ -1,0 +1,10 @@
+//! meritflow's event model, policy formulas and differential dataflows.
+
+pub mod config;
+pub mod engine;
+pub mod events;
+pub mod float;
+pub mod policies;
+pub mod table;
+pub mod time;
+pub mod triggers;

@@ -1,0 +1,10 @@
+//! Policy `crynux`: node QoS for a GPU task network (`shared/reference/crynux-qos.md`).
+
+pub mod config;
+pub mod dataflow;
+pub mod formulas;
+pub mod node_machine;
+pub mod reference;
+pub mod tables;
+
+pub use config::CrynuxConfig;

@@ -1,0 +1,326 @@
+//! The sequential part of a node's life: registry attributes and status (join, leave, kick-out),
+//! health with recovery, exclusion, and the kick-out trigger. These depend on the order of
+//! events, so they are a per-node state machine rather than a differential collection; the
+//! dataflow runs one per node inside a keyed operator, the reference runs them in a loop.
+//!
+//! State per node is bounded: attributes, a few numbers, the counted tasks still inside the
+//! window, and at most `kickout_tasks` older ones.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::config::CrynuxConfig;
+use super::formulas::{boosted_health, effective_health, penalised_health};
+use crate::events::{Body, Event, Round, RoundStatus};
+use crate::float::F64;
+use crate::time::{slot, Millis};
+use crate::triggers::{TriggerRow, TriggerState};
+
+/// Registry attributes; a later registration replaces the fields it carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Attrs {
+    pub provider: Option<String>,
+    pub region: Option<String>,
+    pub node_type: Option<String>,
+    pub vram_bytes: Option<u64>,
+    pub timeout_s: Option<u64>,
+    pub stake: Option<Decimal>,
+}
+
+impl Attrs {
+    fn update(&mut self, newer: &Attrs) {
+        fn take<T: Clone>(slot: &mut Option<T>, newer: &Option<T>) {
+            if newer.is_some() {
+                slot.clone_from(newer);
+            }
+        }
+        take(&mut self.provider, &newer.provider);
+        take(&mut self.region, &newer.region);
+        take(&mut self.node_type, &newer.node_type);
+        take(&mut self.vram_bytes, &newer.vram_bytes);
+        take(&mut self.timeout_s, &newer.timeout_s);
+        take(&mut self.stake, &newer.stake);
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeInput {
+    Registered(Attrs),
+    Left,
+    Round { round: Round, status: RoundStatus },
+}
+
+/// An event of one node, ordered as the page says: by ts, then registry before penalties before
+/// boosts, then input order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeEvent {
+    pub node: String,
+    pub ts: Millis,
+    pub rank: u8,
+    pub seq: u64,
+    pub input: NodeInput,
+}
+
+impl NodeEvent {
+    /// The node event an input event amounts to, if any.
+    pub fn from_event(event: &Event, seq: u64) -> Option<NodeEvent> {
+        let (node, input) = match &event.body {
+            Body::NodeRegistered {
+                node,
+                provider,
+                region,
+                node_type,
+                vram_bytes,
+                timeout_s,
+                stake,
+                ..
+            } => (
+                node,
+                NodeInput::Registered(Attrs {
+                    provider: provider.clone(),
+                    region: region.clone(),
+                    node_type: node_type.clone(),
+                    vram_bytes: *vram_bytes,
+                    timeout_s: *timeout_s,
+                    stake: *stake,
+                }),
+            ),
+            Body::NodeLeft { node } => (node, NodeInput::Left),
+            Body::TaskRound {
+                node,
+                round,
+                status,
+                ..
+            } => (
+                node,
+                NodeInput::Round {
+                    round: *round,
+                    status: *status,
+                },
+            ),
+            _ => return None,
+        };
+        Some(NodeEvent::new(node.clone(), event.ts, seq, input))
+    }
+
+    pub fn new(node: String, ts: Millis, seq: u64, input: NodeInput) -> NodeEvent {
+        let rank = match &input {
+            NodeInput::Registered(_) | NodeInput::Left => 0,
+            NodeInput::Round {
+                status: RoundStatus::Timeout | RoundStatus::Aborted,
+                ..
+            } => 1,
+            NodeInput::Round {
+                round: Round::Disclosure,
+                status: RoundStatus::Submitted,
+            } => 2,
+            NodeInput::Round { .. } => 3,
+        };
+        NodeEvent {
+            node,
+            ts,
+            rank,
+            seq,
+            input,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Status {
+    Active,
+    Left,
+    KickedOut,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Left => "left",
+            Status::KickedOut => "kicked_out",
+        }
+    }
+}
+
+/// What the machine shows of a registered node.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NodeRow {
+    pub node: String,
+    pub attrs: Attrs,
+    pub status: Status,
+    pub joined: Millis,
+    /// Health as last set, and when: the effective health at a later time follows from these.
+    pub health: F64,
+    pub health_ts: Millis,
+    /// Excluded as of `health_ts`; an excluded node is let back once its effective health
+    /// reaches `exclusion_leave`, which a reader checks at its own time.
+    pub excluded: bool,
+}
+
+/// One output of the machine: the node's row or one of its triggers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum NodeOut {
+    Node(NodeRow),
+    Trigger(TriggerRow),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NodeMachine {
+    row: Option<NodeRow>,
+    /// Counted tasks of this node as (task time, task, score) with their multiplicity.
+    tasks: BTreeMap<(Millis, String, u32), i64>,
+    triggers: Vec<TriggerRow>,
+}
+
+impl NodeMachine {
+    /// Applies one registry or round event.
+    pub fn apply(&mut self, event: &NodeEvent, cfg: &CrynuxConfig) {
+        match (&event.input, &mut self.row) {
+            (NodeInput::Registered(attrs), Some(row)) if row.status == Status::Active => {
+                row.attrs.update(attrs)
+            }
+            (NodeInput::Registered(attrs), existing) => {
+                let mut merged = existing
+                    .as_ref()
+                    .map(|r| r.attrs.clone())
+                    .unwrap_or_default();
+                merged.update(attrs);
+                *existing = Some(NodeRow {
+                    node: event.node.clone(),
+                    attrs: merged,
+                    status: Status::Active,
+                    joined: event.ts,
+                    health: F64(1.0),
+                    health_ts: event.ts,
+                    excluded: false,
+                });
+                for trigger in self
+                    .triggers
+                    .iter_mut()
+                    .filter(|t| t.state == TriggerState::Raised)
+                {
+                    trigger.state = TriggerState::Cleared;
+                    trigger.ts = event.ts;
+                }
+            }
+            (NodeInput::Left, Some(row)) if row.status == Status::Active => {
+                row.status = Status::Left
+            }
+            (NodeInput::Round { round, status }, Some(row)) if row.status == Status::Active => {
+                let penalty = matches!(status, RoundStatus::Timeout | RoundStatus::Aborted);
+                let boost = *round == Round::Disclosure && *status == RoundStatus::Submitted;
+                if !(penalty || boost) {
+                    return;
+                }
+                let h_eff = effective_health(row.health.0, row.health_ts, event.ts, cfg);
+                if row.excluded && h_eff >= cfg.exclusion_leave {
+                    row.excluded = false;
+                }
+                let h = if penalty {
+                    penalised_health(h_eff, cfg)
+                } else {
+                    boosted_health(h_eff, cfg)
+                };
+                if h < cfg.exclusion_enter {
+                    row.excluded = true;
+                } else if h >= cfg.exclusion_leave {
+                    row.excluded = false;
+                }
+                row.health = F64(h);
+                row.health_ts = event.ts;
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies a change of one counted task row seen at time `at`. Changes that only reflect
+    /// the task leaving the window are ignored: kick-out looks at tasks since the last join,
+    /// not only those in the window.
+    pub fn apply_task(
+        &mut self,
+        at: Millis,
+        time: Millis,
+        task: &str,
+        score: u32,
+        diff: i64,
+        cfg: &CrynuxConfig,
+    ) {
+        if at >= window_end(time, cfg) {
+            return;
+        }
+        let key = (time, task.to_owned(), score);
+        let count = self.tasks.entry(key.clone()).or_default();
+        *count += diff;
+        if *count == 0 {
+            self.tasks.remove(&key);
+        }
+    }
+
+    /// Checks the kick-out rule at slide boundary `at`, after that moment's events.
+    pub fn evaluate_kickout(&mut self, at: Millis, cfg: &CrynuxConfig) {
+        self.prune(at, cfg);
+        let Some(row) = self.row.as_mut().filter(|r| r.status == Status::Active) else {
+            return;
+        };
+        let joined = row.joined;
+        self.tasks.retain(|(time, _, _), _| *time >= joined);
+        let wanted = cfg.kickout_tasks as usize;
+        let recent: Vec<u32> = self
+            .tasks
+            .iter()
+            .rev()
+            .filter(|(_, count)| **count > 0)
+            .map(|((_, _, score), _)| *score)
+            .take(wanted)
+            .collect();
+        if recent.len() < wanted {
+            return;
+        }
+        let mean = recent.iter().map(|&s| s as f64).sum::<f64>() / wanted as f64;
+        let threshold = cfg.kickout_fraction * cfg.max_task_score() as f64;
+        if mean < threshold {
+            row.status = Status::KickedOut;
+            self.triggers.push(TriggerRow {
+                id: format!("crynux:kickout:{}:{}", row.node, at),
+                ts: at,
+                node: row.node.clone(),
+                policy: "crynux".into(),
+                rule: "kickout".into(),
+                level: "severe".into(),
+                state: TriggerState::Raised,
+                value: F64(mean),
+                threshold: F64(threshold),
+            });
+        }
+    }
+
+    /// Drops tasks that can no longer be among the last `kickout_tasks`: of the tasks that left
+    /// the window (whose rows no longer change), only the newest `kickout_tasks` are kept.
+    fn prune(&mut self, now: Millis, cfg: &CrynuxConfig) {
+        let frozen: Vec<_> = self
+            .tasks
+            .keys()
+            .filter(|(time, _, _)| window_end(*time, cfg) <= now)
+            .cloned()
+            .collect();
+        let excess = frozen.len().saturating_sub(cfg.kickout_tasks as usize);
+        for key in &frozen[..excess] {
+            self.tasks.remove(key);
+        }
+    }
+
+    /// Everything the machine currently shows.
+    pub fn outputs(&self) -> Vec<NodeOut> {
+        let mut out: Vec<NodeOut> = self.row.iter().cloned().map(NodeOut::Node).collect();
+        out.extend(self.triggers.iter().cloned().map(NodeOut::Trigger));
+        out
+    }
+}
+
+/// The first moment a task row with this task time is outside the window.
+pub fn window_end(time: Millis, cfg: &CrynuxConfig) -> Millis {
+    slot(time, cfg.slide.millis()).saturating_add(cfg.window.millis())
+}

@@ -1,0 +1,3 @@
+//! One module per policy: its config, its pure formulas, its dataflow, its tables.
+
+pub mod crynux;

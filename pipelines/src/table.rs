@@ -1,0 +1,109 @@
+//! Tables as the dataflow hands them to the query layer: named, typed columns and rows of cells.
+//! The query crate turns them into Arrow; keeping Arrow out of here keeps the dataflow crate lean.
+
+use rust_decimal::Decimal;
+
+use crate::time::Millis;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Int,
+    Float,
+    Bool,
+    /// Exact amounts; the query layer picks the scale from the values.
+    Decimal,
+    /// Event time, milliseconds since the epoch (UTC).
+    Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Float(Option<f64>),
+    Bool(Option<bool>),
+    Decimal(Option<Decimal>),
+    Timestamp(Option<Millis>),
+}
+
+impl From<String> for Cell {
+    fn from(v: String) -> Cell {
+        Cell::Text(Some(v))
+    }
+}
+impl From<&str> for Cell {
+    fn from(v: &str) -> Cell {
+        Cell::Text(Some(v.to_owned()))
+    }
+}
+impl From<Option<String>> for Cell {
+    fn from(v: Option<String>) -> Cell {
+        Cell::Text(v)
+    }
+}
+impl From<f64> for Cell {
+    fn from(v: f64) -> Cell {
+        Cell::Float(Some(v))
+    }
+}
+impl From<Option<f64>> for Cell {
+    fn from(v: Option<f64>) -> Cell {
+        Cell::Float(v)
+    }
+}
+impl From<bool> for Cell {
+    fn from(v: bool) -> Cell {
+        Cell::Bool(Some(v))
+    }
+}
+impl From<Decimal> for Cell {
+    fn from(v: Decimal) -> Cell {
+        Cell::Decimal(Some(v))
+    }
+}
+impl From<Option<Decimal>> for Cell {
+    fn from(v: Option<Decimal>) -> Cell {
+        Cell::Decimal(v)
+    }
+}
+
+/// Integer cells from any unsigned or signed count.
+pub fn int(v: impl TryInto<i64>) -> Cell {
+    Cell::Int(v.try_into().ok())
+}
+
+pub fn opt_int(v: Option<u64>) -> Cell {
+    Cell::Int(v.and_then(|v| i64::try_from(v).ok()))
+}
+
+pub fn timestamp(v: Millis) -> Cell {
+    Cell::Timestamp(Some(v))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: Vec<(&'static str, ColumnType)>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl Table {
+    pub fn new(name: &'static str, columns: &[(&'static str, ColumnType)]) -> Table {
+        Table {
+            name,
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Cell>) {
+        debug_assert_eq!(
+            row.len(),
+            self.columns.len(),
+            "row width of table {}",
+            self.name
+        );
+        self.rows.push(row);
+    }
+}

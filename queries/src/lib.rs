@@ -1,0 +1,55 @@
+//! SQL over meritflow's tables: the dataflow's snapshot as Arrow tables in a DataFusion
+//! session, and the result formats of the CLI.
+
+pub mod arrow_tables;
+pub mod format;
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use meritflow_pipelines::table::Table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("query failed: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("building table `{table}`: {message}")]
+    Table { table: String, message: String },
+}
+
+/// A query's result: its schema (kept even when no row comes back) and its batches.
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A DataFusion session over one consistent snapshot of the tables.
+pub struct Catalog {
+    ctx: SessionContext,
+}
+
+impl Catalog {
+    pub fn new(tables: &[Table]) -> Result<Catalog, QueryError> {
+        // One partition and one target partition: results do not depend on the machine's cores.
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        for table in tables {
+            let batch = arrow_tables::to_batch(table)?;
+            let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+            ctx.register_table(table.name, Arc::new(mem))?;
+        }
+        Ok(Catalog { ctx })
+    }
+
+    pub async fn query(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let frame = self.ctx.sql(sql).await?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = frame.collect().await?;
+        Ok(QueryResult { schema, batches })
+    }
+}

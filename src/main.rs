@@ -1,0 +1,124 @@
+//! `meritflow`: the command line. Wiring only: the work is in the library crates.
+
+mod demo;
+mod replay;
+mod tables;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use meritflow_pipelines::config::{Config, ConfigError, DEFAULTS_TOML};
+
+#[derive(Parser)]
+#[command(
+    name = "meritflow",
+    version,
+    about = "Incentive metrics of decentralized compute networks, kept current by incremental dataflows"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Replay JSONL event files deterministically and print query results over the final state.
+    Replay(replay::ReplayArgs),
+    /// Run a simulated fleet and watch the live `crynux_qos` table move (nothing to install).
+    Demo(demo::DemoArgs),
+    /// Print or check the configuration file.
+    Config {
+        /// Print the full configuration with every field at its default, documented.
+        #[arg(long)]
+        print_defaults: bool,
+        /// Check a configuration file and report every problem.
+        #[arg(long, value_name = "FILE")]
+        check: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    Csv,
+    Json,
+    Table,
+}
+
+impl From<OutputFormat> for meritflow_queries::format::Format {
+    fn from(f: OutputFormat) -> Self {
+        match f {
+            OutputFormat::Csv => Self::Csv,
+            OutputFormat::Json => Self::Json,
+            OutputFormat::Table => Self::Table,
+        }
+    }
+}
+
+/// Exit code for a problem with the configuration or the command line.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MERITFLOW_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let matches = Cli::command().get_matches();
+    let query_order = replay::query_order(&matches);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let result = match cli.command {
+        Command::Replay(args) => replay::run(args, query_order),
+        Command::Demo(args) => demo::run(args),
+        Command::Config {
+            print_defaults,
+            check,
+        } => config_command(print_defaults, check),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<ConfigError>().is_some() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn config_command(print_defaults: bool, check: Option<PathBuf>) -> anyhow::Result<()> {
+    if let Some(path) = check {
+        load_config(Some(&path))?;
+        println!("{}: valid", path.display());
+        return Ok(());
+    }
+    if print_defaults {
+        print!("{DEFAULTS_TOML}");
+        return Ok(());
+    }
+    let mut cmd = Cli::command();
+    cmd.find_subcommand_mut("config")
+        .expect("config subcommand")
+        .print_help()?;
+    Ok(())
+}
+
+/// Loads the config file, or the defaults when none is given. Errors are [`ConfigError`]s
+/// (exit code 2) that name the file and every problem.
+pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Syntax {
+        source_name: path.display().to_string(),
+        message: format!("cannot read: {e}"),
+    })?;
+    Ok(Config::from_toml(&text, &path.display().to_string())?)
+}
