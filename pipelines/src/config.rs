@@ -94,8 +94,9 @@ kickout_tasks = 50
 kickout_fraction = 0.2
 # Reward pool per calendar month, in the smallest unit (decimal string).
 incentive_pool = "0"
-# How much longer than the window a task's raw events are kept: the longest a task's rounds may
-# span. Only the window decides what counts; this bounds memory.
+# How long after a task's first event its later events (rounds, slashing, fee) still change it;
+# events between one and two graces later are ignored, beyond that they start the task anew.
+# Raw task events are kept twice this long (memory), never the whole window.
 task_grace = "1d"
 "#;
 

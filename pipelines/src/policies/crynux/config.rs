@@ -42,8 +42,9 @@ pub struct CrynuxConfig {
     pub kickout_fraction: f64,
     /// Reward pool of a period (calendar month), in the smallest unit.
     pub incentive_pool: Decimal,
-    /// How much longer than the window a task's raw events are kept: the longest a task's rounds
-    /// may span. Only the window decides what counts; this bounds memory.
+    /// How long after a task's first event its later events (rounds, slashing, fee) still change
+    /// it; events between one and two graces later are ignored, and beyond that start the task
+    /// anew. Raw task events are kept twice this long.
     pub task_grace: Span,
 }
 
@@ -136,6 +137,16 @@ impl CrynuxConfig {
         }
         if self.health_tau.millis() == 0 {
             out.push(format!("{} must be positive", field("health_tau")));
+        }
+        if self.task_grace.millis() == 0
+            || (self.slide.millis() > 0 && self.task_grace.millis() % self.slide.millis() != 0)
+        {
+            out.push(format!(
+                "{} ({}) must be a positive whole number of slides ({})",
+                field("task_grace"),
+                self.task_grace,
+                self.slide
+            ));
         }
         if self.kickout_tasks == 0 {
             out.push(format!("{} must be at least 1", field("kickout_tasks")));

@@ -8,9 +8,11 @@
 //! gpu samples ─► latest per GPU (hierarchical) ─► max per node
 //! ```
 //!
-//! Raw task inputs live in the arrangement for `window + task_grace` (inserted at their slot,
-//! retracted later by the input itself); derived rows pass a temporal filter that shows a row
-//! exactly while its task time is in the window.
+//! Raw task inputs live in the arrangement for `2 × task_grace` only (inserted at their slot,
+//! retracted by the input itself). Derived rows pass a temporal filter that shows a row while
+//! its task time is in the window, as the row stood `task_grace` after the task's start: later
+//! changes (including those caused by raw inputs expiring) are not passed on. See
+//! [`freeze_after`] for why twice the grace is enough.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -80,9 +82,7 @@ impl CrynuxInputs {
     /// what the dataflow keeps.
     pub fn feed(&mut self, event: &Event, seq: u64) {
         let at = slot(event.ts, self.cfg.slide.millis());
-        let keep_task = at
-            .saturating_add(self.cfg.window.millis())
-            .saturating_add(self.cfg.task_grace.millis());
+        let keep_task = at.saturating_add(2 * self.cfg.task_grace.millis());
         let keep_sample = at.saturating_add(self.cfg.window.millis());
         if let Some((task, input)) = TaskInput::from_event(event, seq) {
             let record = (task.to_owned(), input);
@@ -185,8 +185,20 @@ pub fn build<'s>(
     }
 }
 
-/// Shows each record exactly while `slot(time) <= t < slot(time) + window`: a temporal filter,
-/// so windowing costs no arrangement of its own.
+/// A task's rows stop changing this long after the task's start (its first slot).
+///
+/// Raw inputs expire `2 × task_grace` after their own slot. When a task's earliest input
+/// expires at `start + 2g`, the reduce re-derives the task from what is left, with a later start
+/// `s1`; that artefact would pass only if `start + 2g < s1 + g`, i.e. if the task's events span
+/// more than `g`, and those later events were already frozen out. So the freeze hides every
+/// expiry artefact, and a task's events more than `2g` after its start begin it anew.
+pub fn freeze_after(cfg: &CrynuxConfig) -> Millis {
+    cfg.task_grace.millis()
+}
+
+/// Shows each record while `start <= t < start + window` (`start = slot(time)`), as it stood
+/// at `start + freeze_after`: updates at or after that are dropped. A temporal filter, so
+/// windowing costs no arrangement of its own.
 fn within_window<'s, D>(
     collection: Collection<'s, Millis, D>,
     cfg: &CrynuxConfig,
@@ -195,20 +207,26 @@ fn within_window<'s, D>(
 where
     D: Clone + 'static,
 {
-    let (slide, window) = (cfg.slide.millis(), cfg.window.millis());
+    let cfg = cfg.clone();
     collection
         .inner
         .flat_map(move |(data, t, diff)| {
-            let start = slot(time_of(&data), slide);
-            let end = start.saturating_add(window);
             let mut out = Vec::new();
-            if t < end {
-                out.push((data.clone(), t.max(start), diff));
+            if let Some((from, end)) = window_pass(time_of(&data), t, &cfg) {
+                out.push((data.clone(), from, diff));
                 out.push((data, end, -diff));
             }
             out
         })
         .as_collection()
+}
+
+/// The window rule for one update at `t` of a row with task time `time`: `None` when it is
+/// dropped, else when it takes effect and when its scheduled undo (the window's end) does.
+pub fn window_pass(time: Millis, t: Millis, cfg: &CrynuxConfig) -> Option<(Millis, Millis)> {
+    let start = slot(time, cfg.slide.millis());
+    let end = start.saturating_add(cfg.window.millis());
+    (t < end.min(start.saturating_add(freeze_after(cfg)))).then_some((t.max(start), end))
 }
 
 /// Bucket widths (as shifts of milliseconds) of the hierarchical "latest" reduction: each level

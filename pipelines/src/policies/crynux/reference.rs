@@ -1,13 +1,14 @@
 //! A plain, non-incremental computation of everything the crynux dataflow maintains, straight
-//! from the page: at every slide boundary with events, recompute the task rows from scratch and
-//! walk the node machines. Slow on purpose (quadratic); the property tests compare the dataflow
+//! from the page: at every moment something can change, recompute the task rows from scratch
+//! (no arrangements, no diffs kept between moments) and walk the node machines. Slow on purpose (quadratic); the property tests compare the dataflow
 //! against it on random streams.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::config::CrynuxConfig;
+use super::dataflow::window_pass;
 use super::formulas::{split_fee, task_outcome, TaskInput};
-use super::node_machine::{window_end, NodeEvent, NodeMachine, NodeOut};
+use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
 use super::tables::{CrynuxParts, PayRow};
 use crate::events::{Body, Event};
 use crate::time::{slot, Millis};
@@ -17,16 +18,23 @@ type Row = (String, String, Millis, u32);
 /// Computes the parts as of `as_of` from events given with their input sequence numbers.
 pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> CrynuxParts {
     let slide = cfg.slide.millis();
+    let keep = 2 * cfg.task_grace.millis();
     let at = |e: &Event| slot(e.ts, slide);
-    let slots: BTreeSet<Millis> = events
-        .iter()
-        .map(|(e, _)| at(e))
-        .filter(|t| *t <= as_of)
-        .collect();
 
+    // Every moment the task rows may change: arrivals, and expiries of raw task inputs.
+    let mut task_times: BTreeSet<Millis> = BTreeSet::new();
+    for (event, seq) in events {
+        if TaskInput::from_event(event, *seq).is_some() {
+            task_times.extend([at(event), at(event) + keep]);
+        }
+    }
+    let task_times: Vec<Millis> = task_times.into_iter().filter(|t| *t <= as_of).collect();
+    let (row_updates, pay_updates) = shown_updates(events, &task_times, cfg);
+
+    let mut moments: BTreeSet<Millis> = events.iter().map(|(e, _)| at(e)).collect();
+    moments.extend(row_updates.iter().map(|(t, _, _)| *t));
     let mut machines: BTreeMap<String, NodeMachine> = BTreeMap::new();
-    let mut previous: BTreeSet<Row> = BTreeSet::new();
-    for &t in &slots {
+    for &t in moments.iter().filter(|t| **t <= as_of) {
         let mut node_events: Vec<NodeEvent> = events
             .iter()
             .filter(|(e, _)| at(e) == t)
@@ -39,23 +47,15 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
                 .or_default()
                 .apply(event, cfg);
         }
-        let (rows, _) = rows_at(events, t, cfg);
-        for row in previous.difference(&rows) {
+        for (_, (node, task, time, score), diff) in row_updates.iter().filter(|(u, _, _)| *u == t) {
             machines
-                .entry(row.0.clone())
+                .entry(node.clone())
                 .or_default()
-                .apply_task(t, row.2, &row.1, row.3, -1, cfg);
-        }
-        for row in rows.difference(&previous) {
-            machines
-                .entry(row.0.clone())
-                .or_default()
-                .apply_task(t, row.2, &row.1, row.3, 1, cfg);
+                .apply_task(t, *time, task, *score, *diff, cfg);
         }
         for machine in machines.values_mut() {
             machine.evaluate_kickout(t, cfg);
         }
-        previous = rows;
     }
 
     let mut parts = CrynuxParts::default();
@@ -65,13 +65,15 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
             NodeOut::Trigger(row) => parts.triggers.push(row),
         }
     }
-    let (rows, pay) = rows_at(events, as_of, cfg);
-    for (node, _, _, score) in rows {
+    for ((node, _, _, score), count) in accumulate(&row_updates, as_of) {
         let entry = parts.tasks.entry(node).or_insert((0, 0));
-        entry.0 += 1;
-        entry.1 += score as i64;
+        entry.0 += count;
+        entry.1 += count * score as i64;
     }
-    parts.pay = pay;
+    parts.pay = accumulate(&pay_updates, as_of)
+        .into_iter()
+        .flat_map(|(row, n)| std::iter::repeat_n(row, n as usize))
+        .collect();
 
     let mut latest: BTreeMap<(&str, &str), (Millis, u64, u64)> = BTreeMap::new();
     for (event, seq) in events {
@@ -91,9 +93,69 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
     parts.canonical()
 }
 
-/// The counted task rows and fee split rows shown at time `t`, from scratch.
-fn rows_at(events: &[(Event, u64)], t: Millis, cfg: &CrynuxConfig) -> (BTreeSet<Row>, Vec<PayRow>) {
-    let keep = cfg.window.millis() + cfg.task_grace.millis();
+type Updates<T> = Vec<(Millis, T, i64)>;
+
+/// The shown changes of task rows and fee split rows: the rows derived from scratch at each
+/// moment, diffed against the moment before, each change passed through the window rule.
+fn shown_updates(
+    events: &[(Event, u64)],
+    times: &[Millis],
+    cfg: &CrynuxConfig,
+) -> (Updates<Row>, Updates<PayRow>) {
+    let (mut rows, mut pays) = (Vec::new(), Vec::new());
+    let (mut prev_rows, mut prev_pays) = (BTreeSet::new(), BTreeSet::new());
+    for &y in times {
+        let (now_rows, now_pays) = derived_at(events, y, cfg);
+        pass(&prev_rows, &now_rows, y, |r: &Row| r.2, &mut rows, cfg);
+        pass(
+            &prev_pays,
+            &now_pays,
+            y,
+            |p: &PayRow| p.time,
+            &mut pays,
+            cfg,
+        );
+        (prev_rows, prev_pays) = (now_rows, now_pays);
+    }
+    (rows, pays)
+}
+
+fn pass<T: Ord + Clone>(
+    before: &BTreeSet<T>,
+    now: &BTreeSet<T>,
+    y: Millis,
+    time_of: impl Fn(&T) -> Millis,
+    out: &mut Updates<T>,
+    cfg: &CrynuxConfig,
+) {
+    let changes = before
+        .difference(now)
+        .map(|d| (d, -1))
+        .chain(now.difference(before).map(|d| (d, 1)));
+    for (d, diff) in changes {
+        if let Some((from, end)) = window_pass(time_of(d), y, cfg) {
+            out.push((from, d.clone(), diff));
+            out.push((end, d.clone(), -diff));
+        }
+    }
+}
+
+fn accumulate<T: Ord + Clone>(updates: &Updates<T>, as_of: Millis) -> Vec<(T, i64)> {
+    let mut counts: BTreeMap<T, i64> = BTreeMap::new();
+    for (t, d, diff) in updates.iter().filter(|(t, _, _)| *t <= as_of) {
+        let _ = t;
+        *counts.entry(d.clone()).or_default() += diff;
+    }
+    counts.into_iter().filter(|(_, n)| *n != 0).collect()
+}
+
+/// Task rows and fee split rows from the raw task inputs still kept at time `t`.
+fn derived_at(
+    events: &[(Event, u64)],
+    t: Millis,
+    cfg: &CrynuxConfig,
+) -> (BTreeSet<Row>, BTreeSet<PayRow>) {
+    let keep = 2 * cfg.task_grace.millis();
     let mut by_task: BTreeMap<&str, Vec<TaskInput>> = BTreeMap::new();
     for (event, seq) in events {
         let start = slot(event.ts, cfg.slide.millis());
@@ -105,23 +167,18 @@ fn rows_at(events: &[(Event, u64)], t: Millis, cfg: &CrynuxConfig) -> (BTreeSet<
         }
     }
     let mut rows = BTreeSet::new();
-    let mut pay = Vec::new();
+    let mut pay = BTreeSet::new();
     for (task, inputs) in by_task {
         let Some(outcome) = task_outcome(&inputs, cfg) else {
             continue;
         };
-        let in_window =
-            slot(outcome.time, cfg.slide.millis()) <= t && t < window_end(outcome.time, cfg);
-        if !in_window {
-            continue;
-        }
         for (node, score) in &outcome.scores {
             rows.insert((node.clone(), task.to_owned(), outcome.time, *score));
         }
         if let Some(fee) = outcome.fee {
             let scores: Vec<u32> = outcome.scores.iter().map(|(_, s)| *s).collect();
             for ((node, score), amount) in outcome.scores.iter().zip(split_fee(fee, &scores)) {
-                pay.push(PayRow {
+                pay.insert(PayRow {
                     task: task.to_owned(),
                     node: node.clone(),
                     time: outcome.time,
