@@ -2,6 +2,7 @@
 
 mod demo;
 mod replay;
+mod simulate;
 mod tables;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run a simulated fleet and watch the live `crynux_qos` table move (nothing to install).
     Demo(demo::DemoArgs),
+    /// Write a seeded simulated fleet's events as JSONL to stdout.
+    Simulate(simulate::SimulateArgs),
     /// Print or check the configuration file.
     Config {
         /// Print the full configuration with every field at its default, documented.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay::run(args, query_order),
         Command::Demo(args) => demo::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Config {
             print_defaults,
             check,

@@ -1,0 +1,286 @@
+//! End-to-end tests of `meritflow replay` through the binary: the shared cases, rejects, bad
+//! input mixed with good, determinism across worker counts, and config errors.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn meritflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meritflow"))
+        .args(args)
+        .output()
+        .expect("run meritflow")
+}
+
+fn cases() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("meritflow-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "meritflow failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// Runs a shared case and compares with `shared/tools/csvdiff`.
+fn check_case(events: &str, case: &str) {
+    let dir = cases();
+    let events = dir.join(format!("{events}.jsonl"));
+    let query = dir.join(format!("{case}.sql"));
+    let got = stdout(&meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--query-file",
+        query.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]));
+    let got_path = scratch(&format!("{case}.csv"));
+    std::fs::write(&got_path, &got).unwrap();
+    let diff = Command::new("python3")
+        .arg(dir.join("../tools/csvdiff"))
+        .arg(dir.join(format!("{case}.csv")))
+        .arg(&got_path)
+        .output()
+        .expect("python3 runs shared/tools/csvdiff");
+    assert!(
+        diff.status.success(),
+        "{case}: {}\ngot:\n{got}",
+        String::from_utf8_lossy(&diff.stdout)
+    );
+}
+
+#[test]
+fn crynux_basic_case() {
+    check_case("crynux-basic", "crynux-basic");
+}
+
+#[test]
+fn crynux_basic_pay_case() {
+    check_case("crynux-basic", "crynux-basic-pay");
+}
+
+#[test]
+fn the_four_malformed_lines_are_the_rejects() {
+    let events = cases().join("crynux-basic.jsonl");
+    let output = meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--query",
+        "SELECT line, kind, reason FROM rejects ORDER BY line",
+        "--format",
+        "csv",
+    ]);
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(
+        lines[1].starts_with("42,task_round,field `order`"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("43,teleport,\"field `kind`: unknown kind `teleport`"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("44,gpu_sample,field `vram_total_bytes`: -5 is negative"),
+        "{text}"
+    );
+    assert!(lines[4].starts_with("45,,not valid JSON"), "{text}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("4 of 45 lines rejected"), "{stderr}");
+}
+
+fn simulate(nodes: &str, hours: &str, seed: &str) -> String {
+    stdout(&meritflow(&[
+        "simulate", "--nodes", nodes, "--hours", hours, "--seed", seed,
+    ]))
+}
+
+const ALL_TABLES: [&str; 5] = [
+    "SELECT * FROM crynux_qos ORDER BY node",
+    "SELECT * FROM nodes ORDER BY node",
+    "SELECT * FROM crynux_task_pay ORDER BY task, node",
+    "SELECT * FROM triggers ORDER BY id",
+    "SELECT * FROM rejects ORDER BY line",
+];
+
+fn replay_all(events: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--format",
+        "csv",
+    ];
+    for q in ALL_TABLES {
+        args.extend(["--query", q]);
+    }
+    args.extend(extra);
+    stdout(&meritflow(&args))
+}
+
+/// 100 garbage and half-valid lines mixed into valid ones: every valid event counts (the tables
+/// equal those of the clean file), every bad line is a reject whose reason names the field.
+#[test]
+fn garbage_mixed_with_valid_events() {
+    let clean = simulate("12", "1", "3");
+    let bad: Vec<String> = (0..100)
+        .map(|i| match i % 10 {
+            0 => "}{".to_string(),
+            1 => format!("{{\"kind\":\"task_round\",\"ts\":{i},\"task\":\"X\"}}"),
+            2 => "[1,2,3]".to_string(),
+            3 => format!("{{\"kind\":\"gpu_sample\",\"ts\":\"yesterday\",\"node\":\"n{i}\",\"gpu\":\"g\",\"vram_total_bytes\":1}}"),
+            4 => format!("{{\"kind\":\"node_registered\",\"ts\":{i},\"node\":\"\"}}"),
+            5 => format!("{{\"kind\":\"gpu_sample\",\"ts\":{i},\"node\":\"n\",\"gpu\":\"g\",\"vram_total_bytes\":1,\"gpu_util_pct\":250}}"),
+            6 => format!("{{\"kind\":\"task_fee\",\"ts\":{i},\"task\":\"T\",\"fee\":\"lots\"}}"),
+            7 => format!("{{\"kind\":\"rating\",\"ts\":{i},\"node\":\"n\",\"user\":\"u\",\"stars\":9}}"),
+            8 => format!("{{\"ts\":{i},\"node\":\"n\"}}"),
+            _ => "\u{1}\u{2}binary\u{0}".to_string(),
+        })
+        .collect();
+    let mut mixed = String::new();
+    for (i, line) in clean.lines().enumerate() {
+        mixed.push_str(line);
+        mixed.push('\n');
+        if i % 7 == 3 && i / 7 < bad.len() {
+            mixed.push_str(&bad[i / 7]);
+            mixed.push('\n');
+        }
+    }
+    let placed = mixed.lines().count() - clean.lines().count();
+    for line in &bad[placed..] {
+        mixed.push_str(line);
+        mixed.push('\n');
+    }
+    let clean_path = scratch("clean.jsonl");
+    let mixed_path = scratch("mixed.jsonl");
+    std::fs::write(&clean_path, &clean).unwrap();
+    std::fs::write(&mixed_path, &mixed).unwrap();
+
+    let q = |path: &Path, sql: &str| {
+        stdout(&meritflow(&[
+            "replay",
+            "--events",
+            path.to_str().unwrap(),
+            "--query",
+            sql,
+            "--format",
+            "csv",
+        ]))
+    };
+    for sql in &ALL_TABLES[..4] {
+        assert_eq!(q(&clean_path, sql), q(&mixed_path, sql), "{sql}");
+    }
+    let rejects = q(&mixed_path, "SELECT reason FROM rejects");
+    let reasons: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(reasons.len(), 100);
+    for reason in reasons {
+        let whole_input = reason.contains("not valid JSON") || reason.contains("not a JSON object");
+        assert!(
+            whole_input || reason.contains("field `"),
+            "reason names no field: {reason}"
+        );
+    }
+}
+
+#[test]
+fn one_and_two_workers_print_the_same_bytes() {
+    let events = scratch("workers.jsonl");
+    std::fs::write(&events, simulate("30", "3", "11")).unwrap();
+    let one = replay_all(&events, &["--workers", "1"]);
+    let two = replay_all(&events, &["--workers", "2"]);
+    assert!(one.lines().count() > 100, "{one}");
+    assert_eq!(one, two);
+}
+
+#[test]
+fn queries_run_in_the_order_given() {
+    let events = cases().join("crynux-basic.jsonl");
+    let sql = scratch("count.sql");
+    std::fs::write(&sql, "SELECT count(*) AS n FROM nodes").unwrap();
+    let out = stdout(&meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--query",
+        "SELECT 'first' AS q",
+        "--query-file",
+        sql.to_str().unwrap(),
+        "--query",
+        "SELECT 'third' AS q",
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(out, "q\nfirst\n\nn\n5\n\nq\nthird\n");
+}
+
+#[test]
+fn invalid_config_is_one_clear_error_with_exit_code_2() {
+    let events = cases().join("crynux-basic.jsonl");
+    let config = scratch("bad.toml");
+    std::fs::write(&config, "[policy.crynux]\nalpha = 0.9\nwindow = \"30d\"\n").unwrap();
+    let output = meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--query",
+        "SELECT 1",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("must sum to 1") && stderr.contains("bad.toml"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    std::fs::write(&config, "[policy.crynux]\nwindow = \"-30d\"\n").unwrap();
+    let output = meritflow(&["config", "--check", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a duration"));
+}
+
+#[test]
+fn printed_defaults_are_a_valid_config() {
+    let defaults = stdout(&meritflow(&["config", "--print-defaults"]));
+    assert!(defaults.contains("[policy.crynux]") && defaults.contains("round_scores = [10, 5, 2]"));
+    let path = scratch("defaults.toml");
+    std::fs::write(&path, defaults).unwrap();
+    let output = meritflow(&["config", "--check", path.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_demo_runs_to_its_end() {
+    let out = stdout(&meritflow(&[
+        "demo",
+        "--nodes",
+        "20",
+        "--hours",
+        "1",
+        "--frame-ms",
+        "0",
+    ]));
+    assert!(
+        out.contains("crynux_qos") && out.contains("Where next"),
+        "{out}"
+    );
+    assert!(out.matches("simulated time").count() >= 4, "{out}");
+}
