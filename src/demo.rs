@@ -118,7 +118,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             fed += 1;
         }
         draw(&mut session, boundary, fed);
-        session.finish();
+        session.stop_after(boundary);
     })
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
 

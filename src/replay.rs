@@ -133,6 +133,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         &config,
         args.workers as usize,
         loaded.events,
+        as_of,
         Arc::new(move |n| tick.set_position(n)),
     )
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;

@@ -52,7 +52,10 @@ fn args() -> anyhow::Result<Args> {
         }
     }
     if !out.meritflow.exists() {
-        bail!("{} not found: build it first with cargo build --release --workspace", out.meritflow.display());
+        bail!(
+            "{} not found: build it first with cargo build --release --workspace",
+            out.meritflow.display()
+        );
     }
     Ok(out)
 }
@@ -66,7 +69,10 @@ fn children_peak_rss_bytes() -> u64 {
 
 fn main() -> anyhow::Result<()> {
     let args = args()?;
-    let path = std::env::temp_dir().join(format!("meritflow-bench-{}-{}.jsonl", args.events, args.nodes));
+    let path = std::env::temp_dir().join(format!(
+        "meritflow-bench-{}-{}.jsonl",
+        args.events, args.nodes
+    ));
     let spec = sim::FleetSpec {
         nodes: args.nodes,
         duration: 30 * 24 * 3_600_000,
@@ -89,7 +95,11 @@ fn main() -> anyhow::Result<()> {
     out.flush()?;
     drop(out);
     let bytes = std::fs::metadata(&path)?.len();
-    eprintln!("generated {written} events ({:.0} MB) in {:.1}s: {kinds:?}", bytes as f64 / 1e6, started.elapsed().as_secs_f64());
+    eprintln!(
+        "generated {written} events ({:.0} MB) in {:.1}s: {kinds:?}",
+        bytes as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let loaded = file::load(std::slice::from_ref(&path), |_| {})?;
@@ -103,11 +113,17 @@ fn main() -> anyhow::Result<()> {
         .args(["replay", "--events"])
         .arg(&path)
         .args(["--workers", &args.workers.to_string(), "--format", "csv"])
-        .args(["--query", "SELECT count(*) AS nodes, sum(tasks) AS tasks_in_window FROM crynux_qos"])
+        .args([
+            "--query",
+            "SELECT count(*) AS nodes, sum(tasks) AS tasks_in_window FROM crynux_qos",
+        ])
         .output()?;
     let replay_s = t.elapsed().as_secs_f64();
     if !output.status.success() {
-        bail!("meritflow replay failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "meritflow replay failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let peak = children_peak_rss_bytes().max(baseline_rss);
     let result = String::from_utf8_lossy(&output.stdout);
@@ -115,14 +131,34 @@ fn main() -> anyhow::Result<()> {
     let rate = written as f64 / replay_s;
     println!("| figure | value |");
     println!("|---|---|");
-    println!("| events | {written} ({:.0} MB JSONL, {} nodes) |", bytes as f64 / 1e6, args.nodes);
+    println!(
+        "| events | {written} ({:.0} MB JSONL, {} nodes) |",
+        bytes as f64 / 1e6,
+        args.nodes
+    );
     println!("| workers | {} |", args.workers);
-    println!("| decode only (in-process, 1 thread) | {:.2} s = {:.0} events/s |", decode_s, written as f64 / decode_s);
-    println!("| replay, whole binary (read + decode + dataflow + SQL) | {:.2} s = {:.0} events/s |", replay_s, rate);
-    println!("| replay events/s per worker | {:.0} |", rate / args.workers as f64);
-    println!("| decode share of replay | {:.0} % |", 100.0 * decode_s / replay_s);
+    println!(
+        "| decode only (in-process, 1 thread) | {:.2} s = {:.0} events/s |",
+        decode_s,
+        written as f64 / decode_s
+    );
+    println!(
+        "| replay, whole binary (read + decode + dataflow + SQL) | {:.2} s = {:.0} events/s |",
+        replay_s, rate
+    );
+    println!(
+        "| replay events/s per worker | {:.0} |",
+        rate / args.workers as f64
+    );
+    println!(
+        "| decode share of replay | {:.0} % |",
+        100.0 * decode_s / replay_s
+    );
     println!("| peak RSS of replay | {:.0} MB |", peak as f64 / 1e6);
-    println!("| peak RSS per tracked node | {:.0} B |", peak as f64 / args.nodes as f64);
+    println!(
+        "| peak RSS per tracked node | {:.0} B |",
+        peak as f64 / args.nodes as f64
+    );
     println!("\nresult: {}", result.trim().replace('\n', " / "));
     let _ = std::fs::remove_file(&path);
     Ok(())

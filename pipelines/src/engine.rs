@@ -17,6 +17,7 @@ use timely::worker::Worker;
 
 use crate::config::Config;
 use crate::events::Event;
+use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
@@ -110,8 +111,8 @@ fn add<D: Eq + Hash>(map: &mut HashMap<D, isize>, data: D, diff: isize) {
 /// Every output the engine captures.
 pub struct Outputs {
     node_out: Captured<NodeOut>,
-    tasks: Captured<(String, (isize, isize))>,
-    gpu_vram: Captured<(String, u64)>,
+    tasks: Captured<(Id, (isize, isize))>,
+    gpu_vram: Captured<(Id, u64)>,
     pay: Captured<PayRow>,
 }
 
@@ -175,6 +176,7 @@ pub struct Session<'w> {
     slide: Millis,
     time: Millis,
     outputs: Arc<Outputs>,
+    all_settled: Arc<std::sync::Barrier>,
 }
 
 impl Session<'_> {
@@ -217,21 +219,34 @@ impl Session<'_> {
         &self.outputs
     }
 
-    /// Closes the inputs and runs the dataflow to completion.
-    pub fn finish(self) {
+    /// Makes every output complete through `as_of` (inclusive) on this worker.
+    pub fn complete_through(&mut self, as_of: Millis) {
+        self.advance_to(as_of.saturating_add(1));
+        self.settle();
+    }
+
+    /// Ends the run once every output is complete through `as_of`: the inputs close and, when
+    /// all workers are there, the dataflow is dropped rather than run on through retractions
+    /// scheduled past `as_of`, which no snapshot at or before `as_of` needs.
+    pub fn stop_after(mut self, as_of: Millis) {
+        self.complete_through(as_of);
         let Session {
             worker,
             inputs,
-            probe,
+            all_settled,
             ..
         } = self;
         drop(inputs);
-        worker.step_while(|| !probe.done());
+        all_settled.wait();
+        for dataflow in worker.installed_dataflows() {
+            worker.drop_dataflow(dataflow);
+        }
     }
 }
 
 /// Runs the dataflows on `workers` threads; `driver` runs on every worker with its session and
-/// must end by calling [`Session::finish`]. Returns the captured outputs.
+/// must end by calling [`Session::stop_after`] with the same time on every worker. Returns the
+/// captured outputs.
 pub fn run<F>(config: &Config, workers: usize, driver: F) -> Result<Arc<Outputs>, String>
 where
     F: Fn(Session) + Send + Sync + 'static,
@@ -239,6 +254,7 @@ where
     let outputs = Arc::new(Outputs::new());
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
+    let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
         let mut inputs = CrynuxInputs::new(&cfg);
         let probe = ProbeHandle::new();
@@ -257,6 +273,7 @@ where
             slide: cfg.slide.millis(),
             time: 0,
             outputs: Arc::clone(&shared),
+            all_settled: Arc::clone(&all_settled),
         };
         driver(session);
     })?;
@@ -267,14 +284,17 @@ where
 }
 
 /// Replays events (with their input sequence numbers) in slot order and returns the captured
-/// outputs. `progress` is told how many events have been fed so far.
+/// outputs, complete through `as_of`; events after `as_of` are not fed. `progress` is told how
+/// many events have been fed so far.
 pub fn replay(
     config: &Config,
     workers: usize,
     mut events: Vec<(Event, u64)>,
+    as_of: Millis,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
     let slide = config.policy.crynux.slide.millis();
+    events.retain(|(e, _)| slot(e.ts, slide) <= as_of);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
     let events = Arc::new(Mutex::new(Some(events)));
     run(config, workers, move |mut session| {
@@ -289,11 +309,15 @@ pub fn replay(
                 session.feed(event, *seq);
                 if (i + 1) % BATCH == 0 {
                     session.settle();
+                    // Everything before the current input time is complete: fold it.
+                    session
+                        .outputs()
+                        .compact(session.time.saturating_sub(1).min(as_of));
                     progress((i + 1) as u64);
                 }
             }
             progress(events.len() as u64);
         }
-        session.finish();
+        session.stop_after(as_of);
     })
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod float;
+pub mod id;
 pub mod policies;
 pub mod table;
 pub mod time;

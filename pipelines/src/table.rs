@@ -37,6 +37,16 @@ impl From<&str> for Cell {
         Cell::Text(Some(v.to_owned()))
     }
 }
+impl From<std::sync::Arc<str>> for Cell {
+    fn from(v: std::sync::Arc<str>) -> Cell {
+        Cell::Text(Some(v.to_string()))
+    }
+}
+impl From<Option<std::sync::Arc<str>>> for Cell {
+    fn from(v: Option<std::sync::Arc<str>>) -> Cell {
+        Cell::Text(v.map(|s| s.to_string()))
+    }
+}
 impl From<Option<String>> for Cell {
     fn from(v: Option<String>) -> Cell {
         Cell::Text(v)

@@ -31,27 +31,29 @@ use super::formulas::{split_fee, task_outcome, TaskInput};
 use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
 use super::tables::PayRow;
 use crate::events::{Body, Event};
+use crate::id::{Id, Interner};
 use crate::time::{slot, Millis};
 
 /// A counted task of a node: (node, task, task time, task score).
-pub type TaskRow = (String, String, Millis, u32);
+pub type TaskRow = (Id, Id, Millis, u32);
 /// A GPU sample as the VRAM computation keeps it: ((node, gpu), (ts, seq, vram_total_bytes)).
-pub type GpuReading = ((String, String), (Millis, u64, u64));
+pub type GpuReading = ((Id, Id), (Millis, u64, u64));
 
 /// The input sessions of the crynux dataflow.
 pub struct CrynuxInputs {
-    pub tasks: InputSession<Millis, (String, TaskInput), isize>,
+    pub tasks: InputSession<Millis, (Id, TaskInput), isize>,
     pub nodes: InputSession<Millis, NodeEvent, isize>,
     pub gpus: InputSession<Millis, GpuReading, isize>,
     cfg: CrynuxConfig,
+    ids: Interner,
 }
 
 /// The collections the crynux dataflow maintains.
 pub struct CrynuxOutputs<'s> {
     pub node_out: Collection<'s, Millis, NodeOut>,
     /// (node, (count, sum of task scores)) over the window.
-    pub tasks: Collection<'s, Millis, (String, (isize, isize))>,
-    pub gpu_vram: Collection<'s, Millis, (String, u64)>,
+    pub tasks: Collection<'s, Millis, (Id, (isize, isize))>,
+    pub gpu_vram: Collection<'s, Millis, (Id, u64)>,
     pub pay: Collection<'s, Millis, PayRow>,
 }
 
@@ -62,6 +64,7 @@ impl CrynuxInputs {
             nodes: InputSession::new(),
             gpus: InputSession::new(),
             cfg: cfg.clone(),
+            ids: Interner::default(),
         }
     }
 
@@ -84,17 +87,17 @@ impl CrynuxInputs {
         let at = slot(event.ts, self.cfg.slide.millis());
         let keep_task = at.saturating_add(2 * self.cfg.task_grace.millis());
         let keep_sample = at.saturating_add(self.cfg.window.millis());
-        if let Some((task, input)) = TaskInput::from_event(event, seq) {
+        if let Some((task, input)) = TaskInput::from_event(event, seq, &mut self.ids) {
             let record = (task.to_owned(), input);
             self.tasks.update_at(record.clone(), at, 1);
             self.tasks.update_at(record, keep_task, -1);
         }
-        if let Some(node_event) = NodeEvent::from_event(event, seq) {
+        if let Some(node_event) = NodeEvent::from_event(event, seq, &mut self.ids) {
             self.nodes.update_at(node_event, at, 1);
         }
         if let Body::GpuSample(sample) = &event.body {
             let record = (
-                (sample.node.clone(), sample.gpu.clone()),
+                (self.ids.id(&sample.node), self.ids.id(&sample.gpu)),
                 (event.ts, seq, sample.vram_total_bytes),
             );
             self.gpus.update_at(record.clone(), at, 1);
@@ -122,7 +125,7 @@ pub fn build<'s>(
 
     let cfg_task = cfg.clone();
     let outcomes =
-        task_inputs.reduce_named("CrynuxTaskOutcome", move |task: &String, inputs, output| {
+        task_inputs.reduce_named("CrynuxTaskOutcome", move |task: &Id, inputs, output| {
             let live = inputs
                 .iter()
                 .filter(|(_, count)| *count > 0)
@@ -239,7 +242,7 @@ fn latest_per_key<'s>(
     readings: Collection<'s, Millis, GpuReading>,
 ) -> Collection<'s, Millis, GpuReading> {
     fn keep_latest(
-        _key: &((String, String), u64),
+        _key: &((Id, Id), u64),
         values: &[(&(Millis, u64, u64), isize)],
         output: &mut Vec<((Millis, u64, u64), isize)>,
     ) {
@@ -283,8 +286,8 @@ fn node_machines<'s>(
             "CrynuxNodeMachines",
             move |_initial, _info| {
                 let mut pending: BTreeMap<Millis, (Capability<Millis>, Pending)> = BTreeMap::new();
-                let mut machines: HashMap<String, NodeMachine> = HashMap::new();
-                let mut shown: HashMap<String, Vec<NodeOut>> = HashMap::new();
+                let mut machines: HashMap<Id, NodeMachine> = HashMap::new();
+                let mut shown: HashMap<Id, Vec<NodeOut>> = HashMap::new();
                 move |(events_in, events_frontier), (rows_in, rows_frontier), output| {
                     events_in.for_each(|cap, data| {
                         for (event, time, diff) in data.drain(..) {
@@ -310,7 +313,7 @@ fn node_machines<'s>(
                         }
                         let (cap, (mut node_events, rows)) = entry.remove();
                         node_events.sort();
-                        let mut touched: Vec<String> = Vec::new();
+                        let mut touched: Vec<Id> = Vec::new();
                         for event in &node_events {
                             machines
                                 .entry(event.node.clone())

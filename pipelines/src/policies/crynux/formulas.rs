@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::CrynuxConfig;
 use crate::events::{Body, Event, Round, RoundStatus};
+use crate::id::{Id, Interner};
 use crate::time::Millis;
 
 /// Round score from the status and finishing order.
@@ -24,7 +25,7 @@ pub fn round_score(status: RoundStatus, order: Option<u8>, cfg: &CrynuxConfig) -
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum TaskInput {
     Round {
-        node: String,
+        node: Id,
         round: Round,
         status: RoundStatus,
         order: Option<u8>,
@@ -32,7 +33,7 @@ pub enum TaskInput {
         seq: u64,
     },
     Slash {
-        node: String,
+        node: Id,
         ts: Millis,
         seq: u64,
     },
@@ -45,7 +46,7 @@ pub enum TaskInput {
 
 impl TaskInput {
     /// The task input an event amounts to, with its task id, if any.
-    pub fn from_event(event: &Event, seq: u64) -> Option<(&str, TaskInput)> {
+    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<(Id, TaskInput)> {
         let ts = event.ts;
         Some(match &event.body {
             Body::TaskRound {
@@ -56,9 +57,9 @@ impl TaskInput {
                 order,
                 ..
             } => (
-                task,
+                ids.id(task),
                 TaskInput::Round {
-                    node: node.clone(),
+                    node: ids.id(node),
                     round: *round,
                     status: *status,
                     order: *order,
@@ -67,14 +68,14 @@ impl TaskInput {
                 },
             ),
             Body::TaskSlashed { task, node } => (
-                task,
+                ids.id(task),
                 TaskInput::Slash {
-                    node: node.clone(),
+                    node: ids.id(node),
                     ts,
                     seq,
                 },
             ),
-            Body::TaskFee { task, fee } => (task, TaskInput::Fee { fee: *fee, ts, seq }),
+            Body::TaskFee { task, fee } => (ids.id(task), TaskInput::Fee { fee: *fee, ts, seq }),
             _ => return None,
         })
     }
@@ -86,7 +87,7 @@ pub struct TaskOutcome {
     /// The earliest `task_round` ts over all its nodes.
     pub time: Millis,
     /// Task score of each node with a `task_round` in the task, by node id.
-    pub scores: Vec<(String, u32)>,
+    pub scores: Vec<(Id, u32)>,
     /// The latest fee, when one was paid.
     pub fee: Option<Decimal>,
 }
@@ -97,9 +98,9 @@ pub fn task_outcome<'a>(
     inputs: impl IntoIterator<Item = &'a TaskInput>,
     cfg: &CrynuxConfig,
 ) -> Option<TaskOutcome> {
-    let mut latest: BTreeMap<(&str, Round), (Millis, u64, RoundStatus, Option<u8>)> =
+    let mut latest: BTreeMap<(&Id, Round), (Millis, u64, RoundStatus, Option<u8>)> =
         BTreeMap::new();
-    let mut slashed: Vec<&str> = Vec::new();
+    let mut slashed: Vec<&Id> = Vec::new();
     let mut fee: Option<(Millis, u64, Decimal)> = None;
     let mut time = Millis::MAX;
     for input in inputs {
@@ -114,7 +115,7 @@ pub fn task_outcome<'a>(
             } => {
                 time = time.min(*ts);
                 let entry = latest
-                    .entry((node.as_str(), *round))
+                    .entry((node, *round))
                     .or_insert((*ts, *seq, *status, *order));
                 if (*ts, *seq) >= (entry.0, entry.1) {
                     *entry = (*ts, *seq, *status, *order);
@@ -138,7 +139,7 @@ pub fn task_outcome<'a>(
     {
         return None;
     }
-    let mut scores: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut scores: BTreeMap<&Id, u32> = BTreeMap::new();
     for ((node, _), (_, _, status, order)) in &latest {
         *scores.entry(node).or_default() += round_score(*status, *order, cfg);
     }
@@ -149,7 +150,7 @@ pub fn task_outcome<'a>(
     }
     Some(TaskOutcome {
         time,
-        scores: scores.into_iter().map(|(n, s)| (n.to_owned(), s)).collect(),
+        scores: scores.into_iter().map(|(n, s)| (Id::clone(n), s)).collect(),
         fee: fee.map(|(_, _, f)| f),
     })
 }

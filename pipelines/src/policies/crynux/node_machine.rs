@@ -15,15 +15,16 @@ use super::config::CrynuxConfig;
 use super::formulas::{boosted_health, effective_health, penalised_health};
 use crate::events::{Body, Event, Round, RoundStatus};
 use crate::float::F64;
+use crate::id::{Id, Interner};
 use crate::time::{slot, Millis};
 use crate::triggers::{TriggerRow, TriggerState};
 
 /// Registry attributes; a later registration replaces the fields it carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Attrs {
-    pub provider: Option<String>,
-    pub region: Option<String>,
-    pub node_type: Option<String>,
+    pub provider: Option<Id>,
+    pub region: Option<Id>,
+    pub node_type: Option<Id>,
     pub vram_bytes: Option<u64>,
     pub timeout_s: Option<u64>,
     pub stake: Option<Decimal>,
@@ -56,7 +57,7 @@ pub enum NodeInput {
 /// boosts, then input order.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeEvent {
-    pub node: String,
+    pub node: Id,
     pub ts: Millis,
     pub rank: u8,
     pub seq: u64,
@@ -65,7 +66,7 @@ pub struct NodeEvent {
 
 impl NodeEvent {
     /// The node event an input event amounts to, if any.
-    pub fn from_event(event: &Event, seq: u64) -> Option<NodeEvent> {
+    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<NodeEvent> {
         let (node, input) = match &event.body {
             Body::NodeRegistered {
                 node,
@@ -79,9 +80,9 @@ impl NodeEvent {
             } => (
                 node,
                 NodeInput::Registered(Attrs {
-                    provider: provider.clone(),
-                    region: region.clone(),
-                    node_type: node_type.clone(),
+                    provider: provider.as_deref().map(|p| ids.id(p)),
+                    region: region.as_deref().map(|r| ids.id(r)),
+                    node_type: node_type.as_deref().map(|t| ids.id(t)),
                     vram_bytes: *vram_bytes,
                     timeout_s: *timeout_s,
                     stake: *stake,
@@ -102,10 +103,10 @@ impl NodeEvent {
             ),
             _ => return None,
         };
-        Some(NodeEvent::new(node.clone(), event.ts, seq, input))
+        Some(NodeEvent::new(ids.id(node), event.ts, seq, input))
     }
 
-    pub fn new(node: String, ts: Millis, seq: u64, input: NodeInput) -> NodeEvent {
+    pub fn new(node: Id, ts: Millis, seq: u64, input: NodeInput) -> NodeEvent {
         let rank = match &input {
             NodeInput::Registered(_) | NodeInput::Left => 0,
             NodeInput::Round {
@@ -148,7 +149,7 @@ impl Status {
 /// What the machine shows of a registered node.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct NodeRow {
-    pub node: String,
+    pub node: Id,
     pub attrs: Attrs,
     pub status: Status,
     pub joined: Millis,
@@ -171,7 +172,7 @@ pub enum NodeOut {
 pub struct NodeMachine {
     row: Option<NodeRow>,
     /// Counted tasks of this node as (task time, task, score) with their multiplicity.
-    tasks: BTreeMap<(Millis, String, u32), i64>,
+    tasks: BTreeMap<(Millis, Id, u32), i64>,
     triggers: Vec<TriggerRow>,
 }
 
@@ -243,7 +244,7 @@ impl NodeMachine {
         &mut self,
         at: Millis,
         time: Millis,
-        task: &str,
+        task: &Id,
         score: u32,
         diff: i64,
         cfg: &CrynuxConfig,
@@ -251,7 +252,7 @@ impl NodeMachine {
         if at >= window_end(time, cfg) {
             return;
         }
-        let key = (time, task.to_owned(), score);
+        let key = (time, Id::clone(task), score);
         let count = self.tasks.entry(key.clone()).or_default();
         *count += diff;
         if *count == 0 {
@@ -286,7 +287,7 @@ impl NodeMachine {
             self.triggers.push(TriggerRow {
                 id: format!("crynux:kickout:{}:{}", row.node, at),
                 ts: at,
-                node: row.node.clone(),
+                node: row.node.to_string(),
                 policy: "crynux".into(),
                 rule: "kickout".into(),
                 level: "severe".into(),

@@ -11,9 +11,10 @@ use super::formulas::{split_fee, task_outcome, TaskInput};
 use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
 use super::tables::{CrynuxParts, PayRow};
 use crate::events::{Body, Event};
+use crate::id::{Id, Interner};
 use crate::time::{slot, Millis};
 
-type Row = (String, String, Millis, u32);
+type Row = (Id, Id, Millis, u32);
 
 /// Computes the parts as of `as_of` from events given with their input sequence numbers.
 pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> CrynuxParts {
@@ -24,7 +25,7 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
     // Every moment the task rows may change: arrivals, and expiries of raw task inputs.
     let mut task_times: BTreeSet<Millis> = BTreeSet::new();
     for (event, seq) in events {
-        if TaskInput::from_event(event, *seq).is_some() {
+        if TaskInput::from_event(event, *seq, &mut Interner::default()).is_some() {
             task_times.extend([at(event), at(event) + keep]);
         }
     }
@@ -33,12 +34,12 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
 
     let mut moments: BTreeSet<Millis> = events.iter().map(|(e, _)| at(e)).collect();
     moments.extend(row_updates.iter().map(|(t, _, _)| *t));
-    let mut machines: BTreeMap<String, NodeMachine> = BTreeMap::new();
+    let mut machines: BTreeMap<Id, NodeMachine> = BTreeMap::new();
     for &t in moments.iter().filter(|t| **t <= as_of) {
         let mut node_events: Vec<NodeEvent> = events
             .iter()
             .filter(|(e, _)| at(e) == t)
-            .filter_map(|(e, seq)| NodeEvent::from_event(e, *seq))
+            .filter_map(|(e, seq)| NodeEvent::from_event(e, *seq, &mut Interner::default()))
             .collect();
         node_events.sort();
         for event in &node_events {
@@ -87,7 +88,7 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
         }
     }
     for ((node, _), (_, _, vram)) in latest {
-        let entry = parts.gpu_vram.entry(node.to_owned()).or_insert(0);
+        let entry = parts.gpu_vram.entry(Id::from(node)).or_insert(0);
         *entry = (*entry).max(vram);
     }
     parts.canonical()
@@ -156,13 +157,13 @@ fn derived_at(
     cfg: &CrynuxConfig,
 ) -> (BTreeSet<Row>, BTreeSet<PayRow>) {
     let keep = 2 * cfg.task_grace.millis();
-    let mut by_task: BTreeMap<&str, Vec<TaskInput>> = BTreeMap::new();
+    let mut by_task: BTreeMap<Id, Vec<TaskInput>> = BTreeMap::new();
     for (event, seq) in events {
         let start = slot(event.ts, cfg.slide.millis());
         if !(start <= t && t < start + keep) {
             continue;
         }
-        if let Some((task, input)) = TaskInput::from_event(event, *seq) {
+        if let Some((task, input)) = TaskInput::from_event(event, *seq, &mut Interner::default()) {
             by_task.entry(task).or_default().push(input);
         }
     }
@@ -173,13 +174,13 @@ fn derived_at(
             continue;
         };
         for (node, score) in &outcome.scores {
-            rows.insert((node.clone(), task.to_owned(), outcome.time, *score));
+            rows.insert((node.clone(), Id::clone(&task), outcome.time, *score));
         }
         if let Some(fee) = outcome.fee {
             let scores: Vec<u32> = outcome.scores.iter().map(|(_, s)| *s).collect();
             for ((node, score), amount) in outcome.scores.iter().zip(split_fee(fee, &scores)) {
                 pay.insert(PayRow {
-                    task: task.to_owned(),
+                    task: Id::clone(&task),
                     node: node.clone(),
                     time: outcome.time,
                     score: *score,

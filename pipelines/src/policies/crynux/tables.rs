@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use super::config::CrynuxConfig;
 use super::formulas::{effective_health, qos, relative, selection_weight, timeout_score};
 use super::node_machine::{NodeRow, Status};
+use crate::id::Id;
 use crate::table::{int, opt_int, timestamp, Cell, ColumnType::*, Table};
 use crate::time::Millis;
 use crate::triggers::TriggerRow;
@@ -19,8 +20,8 @@ use crate::triggers::TriggerRow;
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub struct PayRow {
-    pub task: String,
-    pub node: String,
+    pub task: Id,
+    pub node: Id,
     pub time: Millis,
     pub score: u32,
     pub fee: Decimal,
@@ -32,9 +33,9 @@ pub struct PayRow {
 pub struct CrynuxParts {
     pub nodes: Vec<NodeRow>,
     /// Counted tasks in the window per node: (count, sum of task scores).
-    pub tasks: BTreeMap<String, (i64, i64)>,
+    pub tasks: BTreeMap<Id, (i64, i64)>,
     /// Largest VRAM of the node's GPUs, latest sample per GPU within the window.
-    pub gpu_vram: BTreeMap<String, u64>,
+    pub gpu_vram: BTreeMap<Id, u64>,
     pub pay: Vec<PayRow>,
     pub triggers: Vec<TriggerRow>,
 }
