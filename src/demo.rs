@@ -57,7 +57,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..FleetSpec::demo()
     };
     let mut events: Vec<Event> = Vec::new();
-    generate(&spec, |e| events.push(e));
+    generate(&spec, |e| {
+        events.push(e);
+        std::ops::ControlFlow::Continue(())
+    });
     let total = events.len();
     let events = Arc::new(Mutex::new(Some(events)));
     let slide = config.policy.crynux.slide.millis();

@@ -2,6 +2,7 @@
 //! for benchmarks, for tests).
 
 use std::io::{BufWriter, Write};
+use std::ops::ControlFlow;
 
 use clap::Args;
 use meritflow_connectors::sim::{generate, FleetSpec};
@@ -42,13 +43,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     let limit = args.limit.unwrap_or(u64::MAX);
     let mut failure = None;
     generate(&spec, |event| {
-        if written >= limit || failure.is_some() {
-            return;
-        }
         if let Err(e) = writeln!(out, "{}", event.to_json()) {
             failure = Some(e);
+            return ControlFlow::Break(());
         }
         written += 1;
+        if written >= limit {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
     });
     if let Some(e) = failure {
         if e.kind() != std::io::ErrorKind::BrokenPipe {

@@ -86,10 +86,13 @@ fn main() -> anyhow::Result<()> {
     let mut written = 0u64;
     let mut kinds = std::collections::BTreeMap::<&'static str, u64>::new();
     sim::generate(&spec, |event| {
+        *kinds.entry(event.kind()).or_default() += 1;
+        writeln!(out, "{}", event.to_json()).expect("write bench stream");
+        written += 1;
         if written < args.events {
-            *kinds.entry(event.kind()).or_default() += 1;
-            writeln!(out, "{}", event.to_json()).expect("write bench stream");
-            written += 1;
+            std::ops::ControlFlow::Continue(())
+        } else {
+            std::ops::ControlFlow::Break(())
         }
     });
     out.flush()?;

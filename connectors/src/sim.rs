@@ -3,6 +3,8 @@
 //! commitment and disclosure rounds, fees, the odd slashing and all-timeout task; GPU telemetry.
 //! The same spec and seed always give the same events.
 
+use std::ops::ControlFlow;
+
 use meritflow_pipelines::events::{Body, Event, GpuSample, Round, RoundStatus};
 use meritflow_pipelines::time::Millis;
 use rust_decimal::Decimal;
@@ -105,8 +107,16 @@ pub fn nodes(spec: &FleetSpec) -> Vec<SimNode> {
         .collect()
 }
 
-/// Generates the fleet's events in time order, handing each to `emit`.
-pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event)) {
+/// Generates the fleet's events in time order, handing each to `emit`, until the simulated time
+/// is over or `emit` says to stop.
+pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event) -> ControlFlow<()>) {
+    let _ = generate_until(spec, &mut emit);
+}
+
+fn generate_until(
+    spec: &FleetSpec,
+    emit: &mut impl FnMut(Event) -> ControlFlow<()>,
+) -> ControlFlow<()> {
     let fleet = nodes(spec);
     let mut rng = Rng::new(spec.seed.wrapping_add(1));
     for (i, node) in fleet.iter().enumerate() {
@@ -129,7 +139,7 @@ pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event)) {
                 timeout_s: Some(node.timeout_s),
                 stake: Some(Decimal::from(node.stake)),
             },
-        });
+        })?;
     }
     let end = spec.start + spec.duration;
     let mut next_task = spec.start + 60_000;
@@ -145,7 +155,7 @@ pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event)) {
                 break;
             }
             let std::cmp::Reverse(Later(_, _, event)) = later.pop().expect("peeked");
-            emit(event);
+            emit(event)?;
         }
         if now >= end {
             break;
@@ -174,7 +184,7 @@ pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event)) {
                         ecc_dbe_total: Some(0),
                         xid: None,
                     }),
-                });
+                })?;
             }
             next_sample += spec.sample_every;
             continue;
@@ -266,6 +276,7 @@ pub fn generate(spec: &FleetSpec, mut emit: impl FnMut(Event)) {
             later.push(std::cmp::Reverse(Later(fee_at + 1, later_seq, slash)));
         }
     }
+    ControlFlow::Continue(())
 }
 
 /// An event due later, ordered by (time, creation order) only.
@@ -299,9 +310,15 @@ mod tests {
             ..FleetSpec::demo()
         };
         let mut a = Vec::new();
-        generate(&spec, |e| a.push(e));
+        generate(&spec, |e| {
+            a.push(e);
+            ControlFlow::Continue(())
+        });
         let mut b = Vec::new();
-        generate(&spec, |e| b.push(e));
+        generate(&spec, |e| {
+            b.push(e);
+            ControlFlow::Continue(())
+        });
         assert_eq!(a, b);
         assert!(a.len() > 500, "{}", a.len());
         assert!(
