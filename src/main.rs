@@ -87,7 +87,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             if e.downcast_ref::<ConfigError>().is_some() {
                 ExitCode::from(EXIT_USAGE)
             } else {
@@ -95,6 +95,23 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// The error and its causes, each cause only when the text so far does not already say it
+/// (library errors often repeat their source in their own message).
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(message.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(message.trim());
+    }
+    text
 }
 
 fn config_command(print_defaults: bool, check: Option<PathBuf>) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@
 //! snapshot "as of" any completed time can be read. Same input, same snapshot, whatever the
 //! number of workers: outputs are differential collections, consolidated before use.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 

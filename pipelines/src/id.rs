@@ -2,7 +2,7 @@
 //! it flows through operators and arrangements are reference-count bumps, not allocations.
 //! Ids are compared and serialised by content, so where one was made does not matter.
 
-use std::collections::HashSet;
+use foldhash::{HashSet, HashSetExt};
 use std::sync::Arc;
 
 pub type Id = Arc<str>;

@@ -14,7 +14,9 @@
 //! changes (including those caused by raw inputs expiring) are not passed on. See
 //! [`freeze_after`] for why twice the grace is enough.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use differential_dataflow::collection::AsCollection;
 use differential_dataflow::hashable::Hashable;
