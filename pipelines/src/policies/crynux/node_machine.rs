@@ -6,7 +6,7 @@
 //! State per node is bounded: attributes, a few numbers, the counted tasks still inside the
 //! window, and at most `kickout_tasks` older ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -171,8 +171,12 @@ pub enum NodeOut {
 #[derive(Clone, Debug, Default)]
 pub struct NodeMachine {
     row: Option<NodeRow>,
-    /// Counted tasks of this node as (task time, task, score) with their multiplicity.
-    tasks: BTreeMap<(Millis, Id, u32), i64>,
+    /// Counted tasks still inside the window, as (task time, task, score) with their
+    /// multiplicity: their rows may still change.
+    live: BTreeMap<(Millis, Id, u32), i64>,
+    /// The newest `kickout_tasks` counted tasks that left the window, as (task time, score),
+    /// oldest first. They no longer change and are all older than every live task.
+    frozen: VecDeque<(Millis, u32)>,
     triggers: Vec<TriggerRow>,
 }
 
@@ -253,28 +257,32 @@ impl NodeMachine {
             return;
         }
         let key = (time, Id::clone(task), score);
-        let count = self.tasks.entry(key.clone()).or_default();
+        let count = self.live.entry(key.clone()).or_default();
         *count += diff;
         if *count == 0 {
-            self.tasks.remove(&key);
+            self.live.remove(&key);
         }
     }
 
     /// Checks the kick-out rule at slide boundary `at`, after that moment's events.
+    /// Work is bounded by `kickout_tasks` plus the tasks that left the window since the last call.
     pub fn evaluate_kickout(&mut self, at: Millis, cfg: &CrynuxConfig) {
-        self.prune(at, cfg);
+        self.freeze(at, cfg);
         let Some(row) = self.row.as_mut().filter(|r| r.status == Status::Active) else {
             return;
         };
         let joined = row.joined;
-        self.tasks.retain(|(time, _, _), _| *time >= joined);
         let wanted = cfg.kickout_tasks as usize;
-        let recent: Vec<u32> = self
-            .tasks
+        let live = self
+            .live
             .iter()
             .rev()
             .filter(|(_, count)| **count > 0)
-            .map(|((_, _, score), _)| *score)
+            .map(|((time, _, score), _)| (*time, *score));
+        let recent: Vec<u32> = live
+            .chain(self.frozen.iter().rev().copied())
+            .take_while(|(time, _)| *time >= joined)
+            .map(|(_, score)| score)
             .take(wanted)
             .collect();
         if recent.len() < wanted {
@@ -298,18 +306,20 @@ impl NodeMachine {
         }
     }
 
-    /// Drops tasks that can no longer be among the last `kickout_tasks`: of the tasks that left
-    /// the window (whose rows no longer change), only the newest `kickout_tasks` are kept.
-    fn prune(&mut self, now: Millis, cfg: &CrynuxConfig) {
-        let frozen: Vec<_> = self
-            .tasks
-            .keys()
-            .filter(|(time, _, _)| window_end(*time, cfg) <= now)
-            .cloned()
-            .collect();
-        let excess = frozen.len().saturating_sub(cfg.kickout_tasks as usize);
-        for key in &frozen[..excess] {
-            self.tasks.remove(key);
+    /// Moves the tasks that left the window by `now` from `live` to `frozen`, keeping only the
+    /// newest `kickout_tasks` of them: older ones can never be among the last `kickout_tasks`.
+    fn freeze(&mut self, now: Millis, cfg: &CrynuxConfig) {
+        while let Some(entry) = self.live.first_entry() {
+            if window_end(entry.key().0, cfg) > now {
+                break;
+            }
+            let ((time, _, score), count) = entry.remove_entry();
+            if count > 0 {
+                self.frozen.push_back((time, score));
+                if self.frozen.len() > cfg.kickout_tasks as usize {
+                    self.frozen.pop_front();
+                }
+            }
         }
     }
 
@@ -324,4 +334,94 @@ impl NodeMachine {
 /// The first moment a task row with this task time is outside the window.
 pub fn window_end(time: Millis, cfg: &CrynuxConfig) -> Millis {
     slot(time, cfg.slide.millis()).saturating_add(cfg.window.millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::Span;
+    use proptest::prelude::*;
+
+    fn cfg() -> CrynuxConfig {
+        CrynuxConfig {
+            window: Span::minutes(5),
+            slide: Span::minutes(1),
+            kickout_tasks: 3,
+            ..CrynuxConfig::default()
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Join,
+        Task { time: u64, task: u8, score: u32 },
+        Retract { task: u8 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            1 => Just(Op::Join),
+            6 => (0u64..6, 0u8..12, prop_oneof![Just(0u32), Just(2), Just(10), Just(20)])
+                .prop_map(|(back, task, score)| Op::Task { time: back, task, score }),
+            1 => (0u8..12).prop_map(|task| Op::Retract { task }),
+        ]
+    }
+
+    proptest! {
+        /// The bounded state (live + newest frozen) decides kick-out exactly as a model that
+        /// keeps every counted task forever.
+        #[test]
+        fn kickout_matches_a_model_that_keeps_everything(ops in proptest::collection::vec(op(), 1..80)) {
+            let cfg = cfg();
+            let minute = 60_000;
+            let mut machine = NodeMachine::default();
+            // The model: (task time, task) -> score, updates ignored once the task left the window.
+            let mut model: BTreeMap<(Millis, u8), u32> = BTreeMap::new();
+            let mut model_joined = 0;
+            let mut model_out = false;
+            let mut rows: BTreeMap<u8, (Millis, u32)> = BTreeMap::new();
+            for (step, op) in ops.into_iter().enumerate() {
+                let now = (step as u64 + 1) * minute;
+                match op {
+                    Op::Join => {
+                        let event = NodeEvent::new("n".into(), now, step as u64, NodeInput::Registered(Attrs::default()));
+                        machine.apply(&event, &cfg);
+                        if !model_out && model_joined == 0 || model_out {
+                            model_joined = now;
+                            model_out = false;
+                        }
+                    }
+                    Op::Task { time, task, score } => {
+                        let time = now.saturating_sub(time * minute);
+                        if let Some((old_time, old_score)) = rows.remove(&task) {
+                            machine.apply_task(now, old_time, &Id::from(format!("t{task:02}")), old_score, -1, &cfg);
+                            if now < window_end(old_time, &cfg) { model.remove(&(old_time, task)); }
+                        }
+                        rows.insert(task, (time, score));
+                        machine.apply_task(now, time, &Id::from(format!("t{task:02}")), score, 1, &cfg);
+                        if now < window_end(time, &cfg) { model.insert((time, task), score); }
+                    }
+                    Op::Retract { task } => {
+                        if let Some((old_time, old_score)) = rows.remove(&task) {
+                            machine.apply_task(now, old_time, &Id::from(format!("t{task:02}")), old_score, -1, &cfg);
+                            if now < window_end(old_time, &cfg) { model.remove(&(old_time, task)); }
+                        }
+                    }
+                }
+                machine.evaluate_kickout(now, &cfg);
+                if model_joined > 0 && !model_out {
+                    let recent: Vec<u32> = model.range((model_joined, 0)..).rev().map(|(_, s)| *s).take(3).collect();
+                    if recent.len() == 3 && (recent.iter().sum::<u32>() as f64 / 3.0) < cfg.kickout_fraction * 20.0 {
+                        model_out = true;
+                    }
+                }
+                let status = machine.outputs().into_iter().find_map(|o| match o {
+                    NodeOut::Node(row) => Some(row.status),
+                    NodeOut::Trigger(_) => None,
+                });
+                let expected = if model_joined == 0 { None } else if model_out { Some(Status::KickedOut) } else { Some(Status::Active) };
+                prop_assert_eq!(status, expected, "step {}", step);
+            }
+        }
+    }
 }
