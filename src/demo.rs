@@ -84,7 +84,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let draw = |session: &mut engine::Session, upto: Millis, fed: usize| {
             session.advance_to(upto + slide);
             session.settle();
-            let tables = crate::tables::snapshot(session.outputs(), upto, &cfg, &[]);
+            let tables = crate::tables::snapshot(session.outputs(), upto, &cfg, &[], &[]);
             session.outputs().compact(upto);
             let catalog = Catalog::new(&tables).expect("tables build");
             let view = runtime

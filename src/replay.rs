@@ -10,6 +10,7 @@ use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use meritflow_connectors::file;
 use meritflow_pipelines::engine;
+use meritflow_pipelines::policies::crynux::late::late_task_events;
 use meritflow_pipelines::time::{format_rfc3339, parse_rfc3339, slot, Millis};
 use meritflow_queries::format::render;
 use meritflow_queries::Catalog;
@@ -96,7 +97,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         });
     }
     if queries.is_empty() {
-        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, rejects)");
+        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, rejects, late_events)");
     }
 
     let started = Instant::now();
@@ -126,6 +127,14 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         .unwrap_or(0);
     tracing::info!(as_of = %format_rfc3339(as_of), events = loaded.events.len(), "replaying");
 
+    let late = late_task_events(&loaded.events, as_of, &config.policy.crynux);
+    if !late.is_empty() {
+        eprintln!(
+            "meritflow: {} task events came more than task_grace ({}) after their task started and did not change it (see the `late_events` table)",
+            late.len(),
+            config.policy.crynux.task_grace
+        );
+    }
     let count = loaded.events.len() as u64;
     let bar = Arc::new(progress_bar(count, "replaying"));
     let tick = Arc::clone(&bar);
@@ -140,7 +149,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
     bar.finish_and_clear();
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
 
-    let tables = crate::tables::snapshot(&outputs, as_of, &config, &loaded.rejects);
+    let tables = crate::tables::snapshot(&outputs, as_of, &config, &loaded.rejects, &late);
     let catalog = Catalog::new(&tables)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut out = String::new();

@@ -1,10 +1,12 @@
-//! Every SQL table of a snapshot: the policies' tables and the `rejects` of the input.
+//! Every SQL table of a snapshot: the policies' tables, the `rejects` of the input and the
+//! task events that came too late to count.
 
 use meritflow_connectors::file::Reject;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine::Outputs;
+use meritflow_pipelines::policies::crynux::late::LateTaskEvent;
 use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
-use meritflow_pipelines::table::{int, ColumnType::*, Table};
+use meritflow_pipelines::table::{int, timestamp, ColumnType::*, Table};
 use meritflow_pipelines::time::Millis;
 
 pub fn snapshot(
@@ -12,9 +14,11 @@ pub fn snapshot(
     as_of: Millis,
     config: &Config,
     rejects: &[Reject],
+    late: &[LateTaskEvent],
 ) -> Vec<Table> {
     let mut tables = crynux_tables(&outputs.crynux(as_of), as_of, &config.policy.crynux);
     tables.push(rejects_table(rejects));
+    tables.push(late_table(late));
     tables
 }
 
@@ -36,6 +40,32 @@ pub fn rejects_table(rejects: &[Reject]) -> Table {
             r.reason.clone().into(),
             r.source.clone().into(),
             r.payload.clone().into(),
+        ]);
+    }
+    table
+}
+
+/// Valid task events that came too late to change their task (`policies::crynux::late`).
+pub fn late_table(late: &[LateTaskEvent]) -> Table {
+    let mut table = Table::new(
+        "late_events",
+        &[
+            ("seq", Int),
+            ("kind", Text),
+            ("task", Text),
+            ("ts", Timestamp),
+            ("task_start", Timestamp),
+            ("reason", Text),
+        ],
+    );
+    for l in late {
+        table.push(vec![
+            int(l.seq),
+            l.kind.into(),
+            l.task.clone().into(),
+            timestamp(l.ts),
+            timestamp(l.task_start),
+            l.reason.clone().into(),
         ]);
     }
     table

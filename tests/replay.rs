@@ -284,3 +284,34 @@ fn the_demo_runs_to_its_end() {
     );
     assert!(out.matches("simulated time").count() >= 4, "{out}");
 }
+
+/// A fee two days after its task started no longer changes the task: it is listed, not lost.
+#[test]
+fn task_events_past_their_grace_are_listed_not_lost() {
+    let events = scratch("late.jsonl");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"kind":"node_registered","ts":"2026-10-01T00:00:00Z","node":"a","timeout_s":60}"#, "\n",
+            r#"{"kind":"task_round","ts":"2026-10-01T00:10:00Z","task":"T1","round":"commitment","node":"a","status":"submitted","order":1}"#, "\n",
+            r#"{"kind":"task_round","ts":"2026-10-01T00:20:00Z","task":"T1","round":"disclosure","node":"a","status":"submitted","order":1}"#, "\n",
+            r#"{"kind":"task_fee","ts":"2026-10-02T12:00:00Z","task":"T1","fee":"10"}"#, "\n",
+        ),
+    )
+    .unwrap();
+    let output = meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--query",
+        "SELECT count(*) AS paid FROM crynux_task_pay",
+        "--query",
+        "SELECT seq, kind, task FROM late_events",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(stdout(&output), "paid\n0\n\nseq,kind,task\n3,task_fee,T1\n");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("1 task events came more than task_grace")
+    );
+}

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dataflow;
 pub mod formulas;
+pub mod late;
 pub mod node_machine;
 pub mod reference;
 pub mod tables;
