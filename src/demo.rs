@@ -1,7 +1,7 @@
 //! `meritflow demo`: a seeded simulated fleet fed into the dataflow as simulated time advances;
 //! the live `crynux_qos` table is redrawn at every step, read through SQL like any analyst would.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -107,9 +107,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
                 "\ncrynux_qos, best 12 by QoS (live, recomputed incrementally as events arrive):\n",
             );
             out.push_str(&render(&view, Format::Table).expect("render"));
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(out.as_bytes());
-            let _ = stdout.flush();
+            let _ = crate::emit(&out);
             std::thread::sleep(frame);
         };
         for (seq, event) in events.iter().enumerate() {
@@ -125,11 +123,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     })
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
 
-    println!(
+    crate::emit(&format!(
         "\nWhere next:\n\
          - Replay your own events:  meritflow replay --events events.jsonl --query 'SELECT * FROM crynux_qos' --format table\n\
          - The event contract and tables: README.md; every setting: meritflow config --print-defaults\n\
-         - Try other fleets: meritflow demo --nodes 200 --hours 12 --seed 3 --frame-ms 100"
-    );
+         - Try other fleets: meritflow demo --nodes 200 --hours 12 --seed 3 --frame-ms 100\n"
+    ))?;
     Ok(())
 }

@@ -97,6 +97,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout. A reader that went away (`| head`) ends the output, not the program with a
+/// panic, as `print!` would.
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// The error and its causes, each cause only when the text so far does not already say it
 /// (library errors often repeat their source in their own message).
 fn describe(error: &anyhow::Error) -> String {
@@ -117,11 +131,11 @@ fn describe(error: &anyhow::Error) -> String {
 fn config_command(print_defaults: bool, check: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(path) = check {
         load_config(Some(&path))?;
-        println!("{}: valid", path.display());
+        emit(&format!("{}: valid\n", path.display()))?;
         return Ok(());
     }
     if print_defaults {
-        print!("{DEFAULTS_TOML}");
+        emit(DEFAULTS_TOML)?;
         return Ok(());
     }
     let mut cmd = Cli::command();

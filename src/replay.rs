@@ -162,6 +162,6 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         }
         out.push_str(&render(&result, args.format.into())?);
     }
-    print!("{out}");
+    crate::emit(&out)?;
     Ok(())
 }
