@@ -9,6 +9,7 @@ use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
+use differential_dataflow::difference::Semigroup;
 use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -23,20 +24,21 @@ use crate::policies::crynux::node_machine::NodeOut;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
 use crate::time::{slot, Millis};
 
-/// Accumulated updates of one output collection.
-pub struct Captured<D> {
-    inner: Mutex<CapturedInner<D>>,
+/// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
+/// or aggregates such as (count, sum) kept as differences).
+pub struct Captured<D, R = isize> {
+    inner: Mutex<CapturedInner<D, R>>,
 }
 
-struct CapturedInner<D> {
+struct CapturedInner<D, R> {
     /// Consolidated contents as of `compacted` (inclusive).
-    base: HashMap<D, isize>,
+    base: HashMap<D, R>,
     compacted: Option<Millis>,
-    pending: Vec<(D, Millis, isize)>,
+    pending: Vec<(D, Millis, R)>,
 }
 
-impl<D: Clone + Eq + Hash + Ord> Captured<D> {
-    fn new() -> Captured<D> {
+impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
+    fn new() -> Captured<D, R> {
         Captured {
             inner: Mutex::new(CapturedInner {
                 base: HashMap::new(),
@@ -46,7 +48,7 @@ impl<D: Clone + Eq + Hash + Ord> Captured<D> {
         }
     }
 
-    fn extend(&self, updates: impl IntoIterator<Item = (D, Millis, isize)>) {
+    fn extend(&self, updates: impl IntoIterator<Item = (D, Millis, R)>) {
         self.inner
             .lock()
             .expect("capture lock")
@@ -67,38 +69,46 @@ impl<D: Clone + Eq + Hash + Ord> Captured<D> {
         inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
     }
 
-    /// The collection's contents at `as_of`, sorted, each record repeated by its multiplicity.
-    pub fn snapshot(&self, as_of: Millis) -> Vec<D> {
+    /// Each record's accumulated difference at `as_of` (zero ones left out), sorted.
+    pub fn totals(&self, as_of: Millis) -> Vec<(D, R)> {
         let inner = self.inner.lock().expect("capture lock");
         debug_assert!(
             inner.compacted.is_none_or(|c| c <= as_of),
             "snapshot before the compacted time"
         );
-        let mut counts = inner.base.clone();
+        let mut totals = inner.base.clone();
         for (data, t, diff) in &inner.pending {
             if *t <= as_of {
-                add(&mut counts, data.clone(), *diff);
+                add(&mut totals, data.clone(), diff.clone());
             }
         }
-        let mut out: Vec<D> = Vec::with_capacity(counts.len());
-        for (data, count) in counts {
+        let mut out: Vec<(D, R)> = totals.into_iter().collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+impl<D: Clone + Eq + Hash + Ord> Captured<D, isize> {
+    /// The collection's contents at `as_of`, sorted, each record repeated by its multiplicity.
+    pub fn snapshot(&self, as_of: Millis) -> Vec<D> {
+        let mut out: Vec<D> = Vec::new();
+        for (data, count) in self.totals(as_of) {
             assert!(
                 count > 0,
                 "negative multiplicity in a captured collection: a dataflow bug"
             );
             out.extend(std::iter::repeat_n(data, count as usize));
         }
-        out.sort();
         out
     }
 }
 
-fn add<D: Eq + Hash>(map: &mut HashMap<D, isize>, data: D, diff: isize) {
+fn add<D: Eq + Hash, R: Semigroup>(map: &mut HashMap<D, R>, data: D, diff: R) {
     let entry = map.entry(data);
     match entry {
         std::collections::hash_map::Entry::Occupied(mut e) => {
-            *e.get_mut() += diff;
-            if *e.get() == 0 {
+            e.get_mut().plus_equals(&diff);
+            if e.get().is_zero() {
                 e.remove();
             }
         }
@@ -111,7 +121,8 @@ fn add<D: Eq + Hash>(map: &mut HashMap<D, isize>, data: D, diff: isize) {
 /// Every output the engine captures.
 pub struct Outputs {
     node_out: Captured<NodeOut>,
-    tasks: Captured<(Id, (isize, isize))>,
+    /// (count, sum of task scores) per node, kept as differences.
+    tasks: Captured<Id, (isize, isize)>,
     gpu_vram: Captured<(Id, u64)>,
     pay: Captured<PayRow>,
 }
@@ -135,8 +146,10 @@ impl Outputs {
                 NodeOut::Trigger(row) => parts.triggers.push(row),
             }
         }
-        for (node, (count, sum)) in self.tasks.snapshot(as_of) {
-            parts.tasks.insert(node, (count as i64, sum as i64));
+        for (node, (count, sum)) in self.tasks.totals(as_of) {
+            if count > 0 {
+                parts.tasks.insert(node, (count as i64, sum as i64));
+            }
         }
         parts.gpu_vram = self.gpu_vram.snapshot(as_of).into_iter().collect();
         parts.pay = self.pay.snapshot(as_of);
@@ -152,13 +165,14 @@ impl Outputs {
     }
 }
 
-fn capture<'s, D>(
-    collection: Collection<'s, Millis, D>,
+fn capture<'s, D, R>(
+    collection: Collection<'s, Millis, D, R>,
     probe: &ProbeHandle<Millis>,
     store: Arc<Outputs>,
-    pick: fn(&Outputs) -> &Captured<D>,
+    pick: fn(&Outputs) -> &Captured<D, R>,
 ) where
     D: Clone + Eq + Hash + Ord + 'static,
+    R: Semigroup + Clone + 'static,
 {
     collection
         .probe_with(probe)

@@ -53,8 +53,9 @@ pub struct CrynuxInputs {
 /// The collections the crynux dataflow maintains.
 pub struct CrynuxOutputs<'s> {
     pub node_out: Collection<'s, Millis, NodeOut>,
-    /// (node, (count, sum of task scores)) over the window.
-    pub tasks: Collection<'s, Millis, (Id, (isize, isize))>,
+    /// Per node, (count, sum of task scores) over the window, as the collection's differences:
+    /// no arrangement needed, the reader accumulates them.
+    pub tasks: Collection<'s, Millis, Id, (isize, isize)>,
     pub gpu_vram: Collection<'s, Millis, (Id, u64)>,
     pub pay: Collection<'s, Millis, PayRow>,
 }
@@ -171,8 +172,7 @@ pub fn build<'s>(
 
     let tasks = scores
         .clone()
-        .explode(|(node, _task, _time, score)| Some((node, (1isize, score as isize))))
-        .count();
+        .explode(|(node, _task, _time, score)| Some((node, (1isize, score as isize))));
 
     let gpu_vram = latest_per_key(gpu_readings)
         .map(|((node, _gpu), (_ts, _seq, vram))| (node, vram))
