@@ -30,20 +30,32 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// `meritflow replay --events EVENTS --format csv`, each query as `--query`, then `extra`.
+fn replay_csv(events: &Path, queries: &[&str], extra: &[&str]) -> Output {
+    let mut args = vec![
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--format",
+        "csv",
+    ];
+    for query in queries {
+        args.extend(["--query", query]);
+    }
+    args.extend(extra);
+    meritflow(&args)
+}
+
 /// Runs a shared case and compares with `shared/tools/csvdiff`.
 fn check_case(events: &str, case: &str) {
     let dir = cases();
     let events = dir.join(format!("{events}.jsonl"));
     let query = dir.join(format!("{case}.sql"));
-    let got = stdout(&meritflow(&[
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--query-file",
-        query.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]));
+    let got = stdout(&replay_csv(
+        &events,
+        &[],
+        &["--query-file", query.to_str().unwrap()],
+    ));
     let got_path = scratch(&format!("{case}.csv"));
     std::fs::write(&got_path, &got).unwrap();
     let diff = Command::new("python3")
@@ -72,15 +84,11 @@ fn crynux_basic_pay_case() {
 #[test]
 fn the_four_malformed_lines_are_the_rejects() {
     let events = cases().join("crynux-basic.jsonl");
-    let output = meritflow(&[
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--query",
-        "SELECT line, kind, reason FROM rejects ORDER BY line",
-        "--format",
-        "csv",
-    ]);
+    let output = replay_csv(
+        &events,
+        &["SELECT line, kind, reason FROM rejects ORDER BY line"],
+        &[],
+    );
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 5, "{text}");
@@ -116,18 +124,7 @@ const ALL_TABLES: [&str; 5] = [
 ];
 
 fn replay_all(events: &Path, extra: &[&str]) -> String {
-    let mut args = vec![
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--format",
-        "csv",
-    ];
-    for q in ALL_TABLES {
-        args.extend(["--query", q]);
-    }
-    args.extend(extra);
-    stdout(&meritflow(&args))
+    stdout(&replay_csv(events, &ALL_TABLES, extra))
 }
 
 /// 100 garbage and half-valid lines mixed into valid ones: every valid event counts (the tables
@@ -168,17 +165,7 @@ fn garbage_mixed_with_valid_events() {
     std::fs::write(&clean_path, &clean).unwrap();
     std::fs::write(&mixed_path, &mixed).unwrap();
 
-    let q = |path: &Path, sql: &str| {
-        stdout(&meritflow(&[
-            "replay",
-            "--events",
-            path.to_str().unwrap(),
-            "--query",
-            sql,
-            "--format",
-            "csv",
-        ]))
-    };
+    let q = |path: &Path, sql: &str| stdout(&replay_csv(path, &[sql], &[]));
     for sql in &ALL_TABLES[..4] {
         assert_eq!(q(&clean_path, sql), q(&mixed_path, sql), "{sql}");
     }
@@ -299,17 +286,14 @@ fn task_events_past_their_grace_are_listed_not_lost() {
         ),
     )
     .unwrap();
-    let output = meritflow(&[
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--query",
-        "SELECT count(*) AS paid FROM crynux_task_pay",
-        "--query",
-        "SELECT seq, kind, task FROM late_events",
-        "--format",
-        "csv",
-    ]);
+    let output = replay_csv(
+        &events,
+        &[
+            "SELECT count(*) AS paid FROM crynux_task_pay",
+            "SELECT seq, kind, task FROM late_events",
+        ],
+        &[],
+    );
     assert_eq!(stdout(&output), "paid\n0\n\nseq,kind,task\n3,task_fee,T1\n");
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("1 task events came more than task_grace")

@@ -510,10 +510,7 @@ pub fn decode_object(map: &Map<String, Value>) -> Result<Event, Rejection> {
             },
         },
         other => {
-            let mut shown: String = other.chars().take(64).collect();
-            if shown.len() < other.len() {
-                shown.push('…');
-            }
+            let shown = shorten(other);
             return Err(Rejection {
                 kind: Some(shown.clone()),
                 field: Some("kind".into()),

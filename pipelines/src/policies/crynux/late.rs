@@ -41,7 +41,6 @@ pub fn late_task_events(
     for (event, seq) in events {
         let at = slot(event.ts, slide);
         let Some(task) = task_of(event) else { continue };
-        let beyond_twice = at >= start_of(&first_round, task, slide).saturating_add(2 * grace);
         let Some(first) = first_round.get(task) else {
             continue;
         };
@@ -49,27 +48,29 @@ pub fn late_task_events(
         if at > as_of || at < start.saturating_add(grace) {
             continue;
         }
+        let beyond_twice = at >= start.saturating_add(2 * grace);
         late.push(LateTaskEvent {
             seq: *seq,
             kind: event.kind(),
             task: task.to_owned(),
             ts: event.ts,
             task_start: start,
-            reason: if beyond_twice {
-                format!(
-                    "arrived at {}, more than twice task_grace ({}) after its task started ({}): it does not change that task; it may count as a new run of the task",
-                    format_rfc3339(event.ts),
-                    cfg.task_grace,
-                    format_rfc3339(start)
-                )
-            } else {
-                format!(
-                    "arrived at {}, more than task_grace ({}) after its task started ({}): it does not change the task's scores or fee split",
-                    format_rfc3339(event.ts),
-                    cfg.task_grace,
-                    format_rfc3339(start)
-                )
-            },
+            reason: format!(
+                "arrived at {}, more than {} ({}) after its task started ({}): {}",
+                format_rfc3339(event.ts),
+                if beyond_twice {
+                    "twice task_grace"
+                } else {
+                    "task_grace"
+                },
+                cfg.task_grace,
+                format_rfc3339(start),
+                if beyond_twice {
+                    "it does not change that task; it may count as a new run of the task"
+                } else {
+                    "it does not change the task's scores or fee split"
+                }
+            ),
         });
     }
     late.sort_by_key(|l| l.seq);
@@ -83,10 +84,4 @@ fn task_of(event: &Event) -> Option<&str> {
         | Body::TaskFee { task, .. } => Some(task),
         _ => None,
     }
-}
-
-fn start_of(first_round: &HashMap<&str, Millis>, task: &str, slide: Millis) -> Millis {
-    first_round
-        .get(task)
-        .map_or(Millis::MAX, |first| slot(*first, slide))
 }
