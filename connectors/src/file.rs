@@ -46,7 +46,13 @@ pub enum FileSourceError {
     },
 }
 
-const PAYLOAD_KEEP: usize = 4096;
+/// How much of a rejected input is kept in the `rejects` table.
+pub const PAYLOAD_KEEP: usize = 4096;
+
+/// The start of a rejected input as text, for a person to read.
+pub fn shown_payload(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(PAYLOAD_KEEP)]).into_owned()
+}
 
 /// Reads the files in order. `progress` is called with the bytes read so far, now and then.
 pub fn load(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Result<Loaded, FileSourceError> {
@@ -94,8 +100,7 @@ pub fn load(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Result<Loaded, 
                     line: line_no,
                     kind,
                     reason,
-                    payload: String::from_utf8_lossy(&text[..text.len().min(PAYLOAD_KEEP)])
-                        .into_owned(),
+                    payload: shown_payload(text),
                 }),
             }
             seq += 1;

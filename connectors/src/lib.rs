@@ -1,5 +1,6 @@
-//! Where events come from and where results go: JSONL files and the simulated fleet for now;
-//! Kafka arrives with its issue (`kafka/{source,sink}`).
+//! Where events come from and where results go: JSONL files, the simulated fleet, and Kafka
+//! (`kafka/`: source, sinks, the streaming run, an embedded mock cluster).
 
 pub mod file;
+pub mod kafka;
 pub mod sim;

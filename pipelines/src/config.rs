@@ -4,12 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub policy: Policies,
+    pub kafka: KafkaConfig,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +46,8 @@ impl Config {
     }
 
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
-        let problems = self.policy.crynux.problems();
+        let mut problems = self.policy.crynux.problems();
+        problems.extend(self.kafka.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -98,6 +101,41 @@ incentive_pool = "0"
 # events between one and two graces later are ignored, beyond that they start the task anew.
 # Raw task events are kept twice this long (memory), never the whole window.
 task_grace = "1d"
+
+# Kafka, for `meritflow run` (and `meritflow produce`).
+[kafka]
+# Bootstrap brokers, host:port[,host:port...].
+brokers = "127.0.0.1:9092"
+# Consumer group; input offsets are committed under it, only once everything derived from them
+# has been written out (at-least-once end to end).
+group_id = "meritflow"
+# Input topics, each carrying events (shared/reference/events.md) as JSON message values.
+input_topics = ["meritflow.events", "meritflow.telemetry"]
+# Rejected and late input: the original payload, the reason, topic/partition/offset.
+rejects_topic = "meritflow.rejects"
+# Changes of crynux_qos rows as JSON, keyed by node (a null value when a node leaves the table).
+scores_topic = "meritflow.scores"
+# Trigger rows as JSON, keyed by the trigger id, each time a trigger changes state.
+triggers_topic = "meritflow.triggers"
+# Per partition, event time is complete up to its newest ts minus this; events older than the
+# completed time (minimum over partitions) are late: counted and written to rejects_topic.
+allowed_lateness = "5s"
+# A partition silent for this long stops holding event time back; when all are silent,
+# everything received so far counts as complete.
+idle_timeout = "10s"
+# Events stamped further ahead of the wall clock than this are rejected ("0s": no check).
+max_future = "1h"
+# How often completed results are written out and input offsets committed.
+publish_interval = "1s"
+# Where a group without committed offsets starts reading: "earliest" or "latest".
+start_from = "earliest"
+
+# librdkafka properties passed through as they are (TLS, SASL, tuning), for example:
+#   "security.protocol" = "SASL_SSL"
+#   "sasl.mechanisms" = "SCRAM-SHA-512"
+#   "sasl.username" = "meritflow"
+#   "sasl.password" = "..."
+[kafka.properties]
 "#;
 
 #[cfg(test)]

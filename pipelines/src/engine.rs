@@ -120,6 +120,10 @@ fn add<D: Eq + Hash, R: Semigroup>(map: &mut HashMap<D, R>, data: D, diff: R) {
 
 /// Every output the engine captures.
 pub struct Outputs {
+    /// Per (capture, worker), the input frontier each capture sink has reached: everything
+    /// before it has been stored.
+    frontiers: Mutex<Vec<Millis>>,
+    workers: usize,
     node_out: Captured<NodeOut>,
     /// (count, sum of task scores) per node, kept as differences.
     tasks: Captured<Id, (isize, isize)>,
@@ -128,8 +132,10 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    fn new() -> Outputs {
+    fn new(workers: usize) -> Outputs {
         Outputs {
+            frontiers: Mutex::new(vec![0; CAPTURES * workers]),
+            workers,
             node_out: Captured::new(),
             tasks: Captured::new(),
             gpu_vram: Captured::new(),
@@ -156,6 +162,18 @@ impl Outputs {
         parts.canonical()
     }
 
+    /// The latest time through which every output is complete and stored (None before the
+    /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
+    /// own frontiers rather than a probe, so no update can still be on its way to a sink.
+    pub fn complete_through(&self) -> Option<Millis> {
+        let frontiers = self.frontiers.lock().expect("frontier lock");
+        frontiers.iter().min().and_then(|f| f.checked_sub(1))
+    }
+
+    fn reached(&self, capture: usize, worker: usize, frontier: Millis) {
+        self.frontiers.lock().expect("frontier lock")[capture * self.workers + worker] = frontier;
+    }
+
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
     pub fn compact(&self, upto: Millis) {
         self.node_out.compact(upto);
@@ -165,20 +183,30 @@ impl Outputs {
     }
 }
 
+/// How many collections [`Outputs`] captures.
+const CAPTURES: usize = 4;
+
 fn capture<'s, D, R>(
     collection: Collection<'s, Millis, D, R>,
     probe: &ProbeHandle<Millis>,
     store: Arc<Outputs>,
+    (index, worker): (usize, usize),
     pick: fn(&Outputs) -> &Captured<D, R>,
 ) where
     D: Clone + Eq + Hash + Ord + 'static,
     R: Semigroup + Clone + 'static,
 {
+    let mut reported = 0;
     collection
         .probe_with(probe)
         .inner
-        .sink(Pipeline, "Capture", move |(input, _frontier)| {
+        .sink(Pipeline, "Capture", move |(input, frontier)| {
             input.for_each(|_, data| pick(&store).extend(data.drain(..)));
+            let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
+            if reached != reported {
+                reported = reached;
+                store.reached(index, worker, reached);
+            }
         });
 }
 
@@ -219,6 +247,33 @@ impl Session<'_> {
         debug_assert!(at >= self.time, "events are fed in slot order");
         self.advance_to(at);
         self.inputs.feed(event, seq);
+    }
+
+    /// Feeds one event at its slot without moving the input time, so events may come in any
+    /// order as long as none is before the current input time (see [`Session::input_time`]).
+    pub fn feed_ahead(&mut self, event: &Event, seq: u64) {
+        debug_assert!(
+            self.slot_of(event.ts) >= self.time,
+            "event before the input time"
+        );
+        self.inputs.feed(event, seq);
+    }
+
+    /// The time the next events are fed at, at the earliest: outputs can complete up to just
+    /// before it.
+    pub fn input_time(&self) -> Millis {
+        self.time
+    }
+
+    /// Hands what was fed to the dataflow and does one round of work, without waiting.
+    pub fn step(&mut self) {
+        self.inputs.flush();
+        self.worker.step();
+    }
+
+    /// Waits until every worker has called this (a rendezvous, reusable).
+    pub fn rendezvous(&self) {
+        self.all_settled.wait();
     }
 
     /// Works until every output is complete for all times before the current input time.
@@ -265,7 +320,7 @@ pub fn run<F>(config: &Config, workers: usize, driver: F) -> Result<Arc<Outputs>
 where
     F: Fn(Session) + Send + Sync + 'static,
 {
-    let outputs = Arc::new(Outputs::new());
+    let outputs = Arc::new(Outputs::new(workers.max(1)));
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
@@ -273,12 +328,17 @@ where
         let mut inputs = CrynuxInputs::new(&cfg);
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
+        let w = worker.index();
         worker.dataflow::<Millis, _, _>(|scope| {
             let out = build(scope, &mut inputs, &cfg);
-            capture(out.node_out, &probe, Arc::clone(&store), |o| &o.node_out);
-            capture(out.tasks, &probe, Arc::clone(&store), |o| &o.tasks);
-            capture(out.gpu_vram, &probe, Arc::clone(&store), |o| &o.gpu_vram);
-            capture(out.pay, &probe, Arc::clone(&store), |o| &o.pay);
+            capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
+                &o.node_out
+            });
+            capture(out.tasks, &probe, Arc::clone(&store), (1, w), |o| &o.tasks);
+            capture(out.gpu_vram, &probe, Arc::clone(&store), (2, w), |o| {
+                &o.gpu_vram
+            });
+            capture(out.pay, &probe, Arc::clone(&store), (3, w), |o| &o.pay);
         });
         let session = Session {
             worker,

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod events;
 pub mod float;
 pub mod id;
+pub mod kafka_config;
 pub mod policies;
 pub mod table;
 pub mod time;

@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::time::Millis;
+use crate::time::{format_rfc3339, Millis};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnType {
@@ -105,6 +105,32 @@ impl Table {
             columns: columns.to_vec(),
             rows: Vec::new(),
         }
+    }
+
+    /// Row `index` as a JSON object: exact decimals and timestamps (RFC 3339) as strings,
+    /// non-finite floats as null.
+    pub fn row_json(&self, index: usize) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut object = serde_json::Map::new();
+        for ((name, _), cell) in self.columns.iter().zip(&self.rows[index]) {
+            let value = match cell {
+                Cell::Text(v) => v.clone().map_or(Value::Null, Value::String),
+                Cell::Int(v) => v.map_or(Value::Null, Value::from),
+                Cell::Float(v) => v
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number),
+                Cell::Bool(v) => v.map_or(Value::Null, Value::Bool),
+                Cell::Decimal(v) => v.map_or(Value::Null, |d| Value::String(d.to_string())),
+                Cell::Timestamp(v) => v.map_or(Value::Null, |t| Value::String(format_rfc3339(t))),
+            };
+            object.insert((*name).to_owned(), value);
+        }
+        object
+    }
+
+    /// The index of column `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|(n, _)| *n == name)
     }
 
     pub fn push(&mut self, row: Vec<Cell>) {

@@ -1,0 +1,589 @@
+//! The streaming run: Kafka in, the same dataflow as `replay`, results and rejects back out.
+//!
+//! ```text
+//! ingest thread ── raw batches, by partition ──► timely workers: decode, feed at the event's slot
+//!   │ polls, tracks watermarks                          │ reports (offset, slot), rejects, late
+//!   │ sets the completed slot ◄── watermarks ──────────┘
+//!   ▼
+//! publisher thread: every publish_interval, once outputs are complete through T:
+//!   changed crynux_qos rows and trigger rows ─► sinks; rejects ─► sink; flush (waits out an
+//!   outage); then commit each partition up to its first message not yet out.
+//! ```
+//!
+//! Events are fed at their slot as they come, in any order, as long as the slot is after the
+//! completed one; the completed slot follows the minimum watermark over partitions. An event at
+//! or before it is late: counted in `ingest`, written to the rejects topic, not fed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use meritflow_pipelines::config::Config;
+use meritflow_pipelines::engine::{self, Outputs, Session};
+use meritflow_pipelines::events::decode;
+use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
+use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
+use meritflow_pipelines::time::{format_rfc3339, Millis};
+
+use super::commit::{CommitTracker, OUT_WITH_NEXT_PUBLICATION};
+use super::sink::{Record, Sink, SinkStats};
+use super::source::{Message, Rebalanced, Source};
+use super::watermark::{Outcome, PartitionId, Watermarks};
+use crate::file::{shown_payload, Reject, MAX_LINE_BYTES};
+
+/// How the streaming run is laid out.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Timely worker threads; partitions are spread over them.
+    pub workers: usize,
+    /// Most messages taken from the consumer in one poll.
+    pub batch: usize,
+    /// Rejects kept in memory for the `rejects` table (all of them go to the rejects topic).
+    pub keep_rejects: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            workers: 1,
+            batch: 4096,
+            keep_rejects: 1000,
+        }
+    }
+}
+
+/// What a publication made visible, for whoever watches (the demo, the status line).
+pub struct Publication<'a> {
+    /// Outputs are complete through this moment.
+    pub through: Millis,
+    /// The policies' tables as of `through`.
+    pub tables: &'a [Table],
+    /// `ingest(topic, partition, offset, committed, events, rejected, late, watermark)`.
+    pub ingest: Table,
+    /// The most recent rejects, late events included.
+    pub rejects: &'a VecDeque<Reject>,
+    /// Messages consumed whose results are not yet out.
+    pub in_flight: usize,
+    pub sink: SinkStats,
+}
+
+/// Totals of a run, at its end.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub events: u64,
+    pub rejected: u64,
+    pub late: u64,
+    pub through: Option<Millis>,
+    pub sink: SinkStats,
+}
+
+/// A message that goes to the rejects topic.
+struct Rejected {
+    partition: PartitionId,
+    offset: i64,
+    kind: Option<String>,
+    reason: String,
+    payload: Vec<u8>,
+}
+
+/// What a worker did with one batch, in offset order per partition.
+#[derive(Default)]
+struct WorkerReport {
+    /// (partition, offset, slot whose publication makes it out).
+    consumed: Vec<(PartitionId, i64, Millis)>,
+    rejected: Vec<Rejected>,
+}
+
+/// State shared by the threads of a run.
+struct Shared {
+    marks: Mutex<Watermarks>,
+    /// The completed slot plus one (0: nothing completed yet): workers advance their input to it.
+    target: AtomicU64,
+    started: Instant,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+}
+
+/// Runs until `stop` is set, then drains: what was received is decoded and fed, outputs are
+/// published through the completed slot, and offsets committed for what is out.
+pub fn run(
+    config: &Config,
+    options: &RunOptions,
+    source: Source,
+    sink: Sink,
+    stop: &AtomicBool,
+    on_publish: impl FnMut(&Publication) + Send,
+) -> Result<RunSummary, String> {
+    let kafka = &config.kafka;
+    let slide = config.policy.crynux.slide.millis();
+    let workers = options.workers.max(1);
+    let shared = Arc::new(Shared {
+        marks: Mutex::new(Watermarks::new(
+            kafka.allowed_lateness.millis(),
+            kafka.idle_timeout.millis(),
+            slide,
+        )),
+        target: AtomicU64::new(0),
+        started: Instant::now(),
+    });
+    let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..workers)
+        .map(|_| mpsc::sync_channel::<Vec<Message>>(64))
+        .unzip();
+    let (report_tx, report_rx) = mpsc::channel::<WorkerReport>();
+    let (outputs_tx, outputs_rx) = mpsc::channel::<Arc<Outputs>>();
+    let done = AtomicBool::new(false);
+
+    let driver = worker_driver(
+        Arc::clone(&shared),
+        batch_rxs,
+        report_tx,
+        outputs_tx,
+        kafka.max_future.millis(),
+    );
+    std::thread::scope(|scope| {
+        let ingest = scope.spawn(|| ingest(&source, batch_txs, &shared, stop, options.batch));
+        let publisher = scope.spawn(|| {
+            let mut publisher = Publisher {
+                config,
+                sink,
+                source: &source,
+                tracker: CommitTracker::default(),
+                scores: HashMap::new(),
+                triggers: HashMap::new(),
+                published: None,
+                recent: VecDeque::new(),
+                keep: options.keep_rejects,
+                summary: RunSummary::default(),
+            };
+            publisher.run(outputs_rx, report_rx, &shared, &done, on_publish)
+        });
+        let ran = engine::run(config, workers, driver);
+        // Whatever ended the workers, the ingest thread must end too.
+        stop.store(true, Ordering::SeqCst);
+        done.store(true, Ordering::SeqCst);
+        ingest
+            .join()
+            .map_err(|_| "the ingest thread panicked".to_owned())?;
+        let summary = publisher
+            .join()
+            .map_err(|_| "the publisher thread panicked".to_owned())?;
+        ran?;
+        Ok(summary)
+    })
+}
+
+fn owner(id: PartitionId, workers: usize) -> usize {
+    (id.topic as usize * 31 + id.partition as usize) % workers
+}
+
+/// Polls in batches and hands each message to the worker that owns its partition; after each
+/// batch, moves the completed slot on from the watermarks.
+fn ingest(
+    source: &Source,
+    senders: Vec<SyncSender<Vec<Message>>>,
+    shared: &Shared,
+    stop: &AtomicBool,
+    batch: usize,
+) {
+    let workers = senders.len();
+    let mut polled = Vec::with_capacity(batch);
+    let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
+    while !stop.load(Ordering::SeqCst) {
+        source.poll_batch(batch, Duration::from_millis(50), &mut polled);
+        let now = shared.now();
+        {
+            let mut marks = shared.marks.lock().expect("watermark lock");
+            for change in source.take_rebalances() {
+                match change {
+                    Rebalanced::Assigned(ids) => {
+                        ids.into_iter().for_each(|id| marks.assigned(id, now))
+                    }
+                    Rebalanced::Revoked(ids) => ids.into_iter().for_each(|id| marks.revoked(id)),
+                }
+            }
+            let mut counts: HashMap<PartitionId, u64> = HashMap::new();
+            for m in &polled {
+                *counts.entry(m.partition).or_default() += 1;
+            }
+            for (id, count) in counts {
+                marks.handed_on(id, count, now);
+            }
+        }
+        for m in polled.drain(..) {
+            routed[owner(m.partition, workers)].push(m);
+        }
+        for (worker, messages) in routed.iter_mut().enumerate() {
+            if !messages.is_empty() && senders[worker].send(std::mem::take(messages)).is_err() {
+                return; // the workers are gone (they failed); the run is ending
+            }
+        }
+        let complete = shared.marks.lock().expect("watermark lock").advance(now);
+        if let Some(c) = complete {
+            shared.target.fetch_max(c + 1, Ordering::SeqCst);
+        }
+    }
+}
+
+type Driver = Box<dyn Fn(Session) + Send + Sync>;
+
+fn worker_driver(
+    shared: Arc<Shared>,
+    receivers: Vec<Receiver<Vec<Message>>>,
+    reports: mpsc::Sender<WorkerReport>,
+    outputs: mpsc::Sender<Arc<Outputs>>,
+    max_future: Millis,
+) -> Driver {
+    let receivers = Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>());
+    let reports = Mutex::new(reports);
+    let outputs = Mutex::new(Some(outputs));
+    Box::new(move |mut session: Session| {
+        let index = session.index();
+        if let Some(tx) = outputs.lock().expect("outputs lock").take() {
+            let _ = tx.send(Arc::clone(session.outputs()));
+        }
+        let rx = receivers.lock().expect("receivers lock")[index]
+            .take()
+            .expect("one receiver per worker");
+        let reports = reports.lock().expect("reports lock").clone();
+        let mut closed = false;
+        while !closed {
+            let mut batches = Vec::new();
+            match rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(batch) => batches.push(batch),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => closed = true,
+            }
+            while !closed && batches.len() < 16 {
+                match rx.try_recv() {
+                    Ok(batch) => batches.push(batch),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => closed = true,
+                }
+            }
+            for batch in batches {
+                let report = feed(&mut session, batch, &shared, max_future);
+                let _ = reports.send(report);
+            }
+            let target = shared.target.load(Ordering::SeqCst);
+            if target > session.input_time() {
+                session.advance_to(target);
+            }
+            session.step();
+        }
+        // Every worker has fed all it was given: the completed slot no longer moves.
+        session.rendezvous();
+        let through = shared.target.load(Ordering::SeqCst).saturating_sub(1);
+        session.stop_after(through);
+    })
+}
+
+fn wall_clock_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Decodes a batch and feeds the valid, timely events at their slots.
+fn feed(
+    session: &mut Session,
+    batch: Vec<Message>,
+    shared: &Shared,
+    max_future: Millis,
+) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let latest_allowed = (max_future > 0).then(|| wall_clock_ms().saturating_add(max_future));
+    for m in batch {
+        let mut reject = |kind: Option<String>, reason: String| {
+            report
+                .consumed
+                .push((m.partition, m.offset, OUT_WITH_NEXT_PUBLICATION));
+            report.rejected.push(Rejected {
+                partition: m.partition,
+                offset: m.offset,
+                kind,
+                reason,
+                payload: m.payload.clone(),
+            });
+        };
+        let decoded = if m.payload.len() > MAX_LINE_BYTES {
+            Err((
+                None,
+                format!("message longer than {MAX_LINE_BYTES} bytes: not read"),
+            ))
+        } else if m.payload.is_empty() {
+            Err((None, "empty message (no value)".to_owned()))
+        } else {
+            decode(&m.payload).map_err(|r| (r.kind.clone(), r.reason()))
+        };
+        match decoded {
+            Err((kind, reason)) => {
+                reject(kind, reason);
+                outcomes.push((m.partition, m.offset, Outcome::Rejected));
+            }
+            Ok(event) if latest_allowed.is_some_and(|latest| event.ts > latest) => {
+                reject(
+                    Some(event.kind().to_owned()),
+                    format!(
+                        "field `ts`: {} is more than kafka.max_future ahead of the wall clock (check the producer's clock)",
+                        format_rfc3339(event.ts)
+                    ),
+                );
+                outcomes.push((m.partition, m.offset, Outcome::Rejected));
+            }
+            Ok(event) => {
+                let at = session.slot_of(event.ts);
+                if at < session.input_time() {
+                    reject(
+                        Some(event.kind().to_owned()),
+                        format!(
+                            "late: field `ts` {} is at or before the completed event time {} (raise kafka.allowed_lateness to wait longer)",
+                            format_rfc3339(event.ts),
+                            format_rfc3339(session.input_time() - 1)
+                        ),
+                    );
+                    outcomes.push((m.partition, m.offset, Outcome::Late(event.ts)));
+                } else {
+                    session.feed_ahead(&event, m.partition.seq(m.offset));
+                    report.consumed.push((m.partition, m.offset, at));
+                    outcomes.push((m.partition, m.offset, Outcome::Counted(event.ts)));
+                }
+            }
+        }
+    }
+    let now = shared.now();
+    let mut marks = shared.marks.lock().expect("watermark lock");
+    for (id, offset, outcome) in outcomes {
+        marks.observe(id, offset, outcome, now);
+    }
+    report
+}
+
+struct Publisher<'a> {
+    config: &'a Config,
+    sink: Sink,
+    source: &'a Source,
+    tracker: CommitTracker,
+    /// Last written crynux_qos row per node and trigger row per id (without `as_of`).
+    scores: HashMap<String, String>,
+    triggers: HashMap<String, String>,
+    published: Option<Millis>,
+    recent: VecDeque<Reject>,
+    keep: usize,
+    summary: RunSummary,
+}
+
+impl Publisher<'_> {
+    fn run(
+        &mut self,
+        outputs: Receiver<Arc<Outputs>>,
+        reports: Receiver<WorkerReport>,
+        shared: &Shared,
+        done: &AtomicBool,
+        mut on_publish: impl FnMut(&Publication),
+    ) -> RunSummary {
+        let Ok(outputs) = outputs.recv() else {
+            return self.summary.clone(); // the dataflow never started
+        };
+        let interval = Duration::from_millis(self.config.kafka.publish_interval.millis());
+        let mut next = Instant::now() + interval;
+        loop {
+            let finished = done.load(Ordering::SeqCst);
+            while !finished && Instant::now() < next && !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10).min(next - Instant::now()));
+            }
+            next = Instant::now() + interval;
+            self.cycle(&outputs, &reports, shared, &mut on_publish);
+            if finished {
+                break;
+            }
+        }
+        self.summary.sink = self.sink.stats();
+        self.summary.through = self.published;
+        self.summary.clone()
+    }
+
+    fn cycle(
+        &mut self,
+        outputs: &Outputs,
+        reports: &Receiver<WorkerReport>,
+        shared: &Shared,
+        on_publish: &mut impl FnMut(&Publication),
+    ) {
+        let mut tables = None;
+        if let Some(through) = outputs.complete_through() {
+            if self.published.is_none_or(|p| through > p) {
+                let parts = outputs.crynux(through);
+                let current = crynux_tables(&parts, through, &self.config.policy.crynux);
+                self.write_changes(&current, through);
+                outputs.compact(through);
+                self.published = Some(through);
+                tables = Some(current);
+            }
+        }
+        while let Ok(report) = reports.try_recv() {
+            for (id, offset, needs) in report.consumed {
+                self.tracker.record(id, offset, needs);
+            }
+            for rejected in report.rejected {
+                self.write_reject(rejected);
+            }
+        }
+        self.sink.flush(Duration::from_secs(10));
+        let positions = self.tracker.release(self.published);
+        if !positions.is_empty() {
+            match self.source.commit(&positions) {
+                Ok(()) => {
+                    let mut marks = shared.marks.lock().expect("watermark lock");
+                    for (id, position) in positions {
+                        self.tracker.committed(id, position);
+                        marks.committed(id, position);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "offset commit failed; retried at the next publication")
+                }
+            }
+        }
+        let (ingest, events) = {
+            let marks = shared.marks.lock().expect("watermark lock");
+            ingest_table(&marks, self.source)
+        };
+        self.summary.events = events.0;
+        self.summary.rejected = events.1;
+        self.summary.late = events.2;
+        if let (Some(tables), Some(through)) = (tables, self.published) {
+            on_publish(&Publication {
+                through,
+                tables: &tables,
+                ingest,
+                rejects: &self.recent,
+                in_flight: self.tracker.in_flight(),
+                sink: self.sink.stats(),
+            });
+        }
+    }
+
+    /// Writes the rows of `crynux_qos` and `triggers` that differ from what was last written.
+    fn write_changes(&mut self, tables: &[Table], through: Millis) {
+        let kafka = &self.config.kafka;
+        for table in tables {
+            let (topic, key_column, last) = match table.name {
+                "crynux_qos" => (&kafka.scores_topic, "node", &mut self.scores),
+                "triggers" => (&kafka.triggers_topic, "id", &mut self.triggers),
+                _ => continue,
+            };
+            let key_at = table.column(key_column).expect("key column");
+            let mut seen = std::collections::HashSet::new();
+            for (i, row) in table.rows.iter().enumerate() {
+                let Cell::Text(Some(key)) = &row[key_at] else {
+                    continue;
+                };
+                seen.insert(key.clone());
+                let mut object = table.row_json(i);
+                let text = serde_json::Value::Object(object.clone()).to_string();
+                if last.get(key) == Some(&text) {
+                    continue;
+                }
+                object.insert("as_of".into(), format_rfc3339(through).into());
+                let payload = serde_json::Value::Object(object).to_string().into_bytes();
+                let record = Record {
+                    topic: topic.clone(),
+                    key: key.clone().into_bytes(),
+                    payload: Some(payload),
+                };
+                self.sink.send(&record);
+                last.insert(key.clone(), text);
+            }
+            let gone: Vec<String> = last
+                .keys()
+                .filter(|k| !seen.contains(*k))
+                .cloned()
+                .collect();
+            for key in gone {
+                last.remove(&key);
+                self.sink.send(&Record {
+                    topic: topic.clone(),
+                    key: key.into_bytes(),
+                    payload: None,
+                });
+            }
+        }
+    }
+
+    fn write_reject(&mut self, r: Rejected) {
+        let topic = self.source.topic_name(r.partition).to_owned();
+        let mut object = serde_json::Map::new();
+        object.insert("topic".into(), topic.clone().into());
+        object.insert("partition".into(), r.partition.partition.into());
+        object.insert("offset".into(), r.offset.into());
+        object.insert("kind".into(), r.kind.clone().into());
+        object.insert("reason".into(), r.reason.clone().into());
+        match std::str::from_utf8(&r.payload) {
+            Ok(text) => object.insert("payload".into(), text.into()),
+            Err(_) => object.insert("payload_hex".into(), hex(&r.payload).into()),
+        };
+        let key = format!("{topic}/{}/{}", r.partition.partition, r.offset);
+        self.sink.send(&Record {
+            topic: self.config.kafka.rejects_topic.clone(),
+            key: key.into_bytes(),
+            payload: Some(serde_json::Value::Object(object).to_string().into_bytes()),
+        });
+        if self.keep > 0 {
+            if self.recent.len() == self.keep {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(Reject {
+                source: format!("{topic}/{}", r.partition.partition),
+                line: r.offset as u64,
+                kind: r.kind,
+                reason: r.reason,
+                payload: shown_payload(&r.payload),
+            });
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The `ingest` table, and the totals (events, rejected, late) over all partitions.
+fn ingest_table(marks: &Watermarks, source: &Source) -> (Table, (u64, u64, u64)) {
+    let mut table = Table::new(
+        "ingest",
+        &[
+            ("topic", Text),
+            ("partition", Int),
+            ("offset", Int),
+            ("committed", Int),
+            ("events", Int),
+            ("rejected", Int),
+            ("late", Int),
+            ("watermark", Timestamp),
+        ],
+    );
+    let mut totals = (0, 0, 0);
+    for (id, watermark, stats) in marks.rows() {
+        totals.0 += stats.events;
+        totals.1 += stats.rejected;
+        totals.2 += stats.late;
+        table.push(vec![
+            source.topic_name(id).into(),
+            int(id.partition),
+            Cell::Int(stats.last_offset),
+            Cell::Int(stats.committed),
+            int(stats.events),
+            int(stats.rejected),
+            int(stats.late),
+            Cell::Timestamp(watermark),
+        ]);
+    }
+    (table, totals)
+}

@@ -1,0 +1,180 @@
+//! The Kafka source: one group consumer over the input topics, read in batches with the polling
+//! client (no future per message). Messages are handed on raw; decoding happens on the timely
+//! worker that owns the partition. Offsets are never committed automatically: the publisher
+//! commits them once everything derived from them is out (see `commit`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meritflow_pipelines::kafka_config::KafkaConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::Message as _;
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::client::{self, check_cluster, setting_error, StartError};
+use super::watermark::PartitionId;
+
+/// One consumed message, as the source hands it on.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub partition: PartitionId,
+    pub offset: i64,
+    /// The value; an absent value is an empty payload (and is rejected as such).
+    pub payload: Vec<u8>,
+}
+
+/// A change of the partitions this consumer owns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rebalanced {
+    Assigned(Vec<PartitionId>),
+    Revoked(Vec<PartitionId>),
+}
+
+/// Consumer callbacks: the client's logs and errors, and rebalances noted for the ingest loop.
+#[derive(Clone)]
+pub struct SourceContext {
+    client: client::Context,
+    topics: Arc<Vec<String>>,
+    rebalances: Arc<Mutex<Vec<Rebalanced>>>,
+}
+
+impl ClientContext for SourceContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.client.log(level, fac, message)
+    }
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.client.error(error, reason)
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let ids = |list: &TopicPartitionList| -> Vec<PartitionId> {
+            list.elements()
+                .iter()
+                .filter_map(|e| partition_id(&self.topics, e.topic(), e.partition()))
+                .collect()
+        };
+        let change = match rebalance {
+            Rebalance::Assign(list) => Rebalanced::Assigned(ids(list)),
+            Rebalance::Revoke(list) => Rebalanced::Revoked(ids(list)),
+            Rebalance::Error(e) => {
+                tracing::warn!(error = %e, "consumer group rebalance failed");
+                return;
+            }
+        };
+        tracing::info!(?change, "consumer group rebalanced");
+        self.rebalances.lock().expect("rebalance lock").push(change);
+    }
+}
+
+fn partition_id(topics: &[String], topic: &str, partition: i32) -> Option<PartitionId> {
+    let index = topics.iter().position(|t| t == topic)?;
+    Some(PartitionId {
+        topic: index as u16,
+        partition,
+    })
+}
+
+pub struct Source {
+    consumer: BaseConsumer<SourceContext>,
+    topics: Arc<Vec<String>>,
+    /// Consumer errors seen while polling (the broker away, say), for telemetry.
+    errors: std::sync::atomic::AtomicU64,
+}
+
+impl Source {
+    /// Connects, checks that the input topics exist and joins the group.
+    pub fn connect(cfg: &KafkaConfig, timeout: Duration) -> Result<Source, StartError> {
+        let topics = Arc::new(cfg.input_topics.clone());
+        let context = SourceContext {
+            client: client::Context::default(),
+            topics: Arc::clone(&topics),
+            rebalances: Arc::default(),
+        };
+        let consumer: BaseConsumer<SourceContext> = client::base(cfg)
+            .set("group.id", &cfg.group_id)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", cfg.start_from.name())
+            .set("enable.partition.eof", "false")
+            .set_log_level(RDKafkaLogLevel::Warning)
+            .create_with_context(context.clone())
+            .map_err(setting_error)?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        check_cluster(
+            consumer.client(),
+            &context.client,
+            &cfg.brokers,
+            &names,
+            timeout,
+        )?;
+        consumer.subscribe(&names).map_err(setting_error)?;
+        Ok(Source {
+            consumer,
+            topics,
+            errors: Default::default(),
+        })
+    }
+
+    pub fn topic_name(&self, id: PartitionId) -> &str {
+        &self.topics[id.topic as usize]
+    }
+
+    /// Waits up to `wait` for a first message, then takes what is already there, up to `max`.
+    pub fn poll_batch(&self, max: usize, wait: Duration, out: &mut Vec<Message>) {
+        let mut timeout = wait;
+        while out.len() < max {
+            match self.consumer.poll(timeout) {
+                None => break,
+                Some(Ok(m)) => {
+                    if let Some(partition) = partition_id(&self.topics, m.topic(), m.partition()) {
+                        out.push(Message {
+                            partition,
+                            offset: m.offset(),
+                            payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                        });
+                    }
+                }
+                Some(Err(e)) => {
+                    self.errors
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(error = %e, "consumer error (retrying)");
+                    break;
+                }
+            }
+            timeout = Duration::ZERO;
+        }
+    }
+
+    pub fn take_rebalances(&self) -> Vec<Rebalanced> {
+        std::mem::take(
+            &mut *self
+                .consumer
+                .context()
+                .rebalances
+                .lock()
+                .expect("rebalance lock"),
+        )
+    }
+
+    /// Commits positions (the next offset to read) synchronously.
+    pub fn commit(&self, positions: &[(PartitionId, i64)]) -> KafkaResult<()> {
+        let mut list = TopicPartitionList::new();
+        for (id, position) in positions {
+            list.add_partition_offset(
+                self.topic_name(*id),
+                id.partition,
+                Offset::Offset(*position),
+            )?;
+        }
+        self.consumer.commit(&list, CommitMode::Sync)
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

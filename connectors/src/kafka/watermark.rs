@@ -1,0 +1,270 @@
+//! Event time over Kafka partitions. Each partition's watermark is its newest `ts` minus the
+//! allowed lateness; event time is complete up to the minimum over the partitions that are not
+//! idle. A partition silent for the idle timeout stops holding time back; when every partition
+//! is silent, all that was received counts as complete, so the last results of a quiet stream
+//! are published instead of waiting for events that may never come.
+
+use std::collections::BTreeMap;
+
+use meritflow_pipelines::time::{slot, Millis};
+
+/// An input partition: the topic's index among the input topics, and the partition number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionId {
+    pub topic: u16,
+    pub partition: i32,
+}
+
+impl PartitionId {
+    /// A sequence number that orders events of one partition as they were written, used where
+    /// replay uses the line number (ties of equal `ts`).
+    pub fn seq(self, offset: i64) -> u64 {
+        ((self.topic as u64) << 56)
+            | ((self.partition as u64 & 0xFFFF) << 40)
+            | (offset as u64 & ((1 << 40) - 1))
+    }
+}
+
+/// What became of one consumed message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A valid event, counted at its `ts`.
+    Counted(Millis),
+    /// A valid event older than the completed time: kept, not counted.
+    Late(Millis),
+    Rejected,
+}
+
+/// Counters of one partition, as the `ingest` table shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartitionStats {
+    pub last_offset: Option<i64>,
+    pub committed: Option<i64>,
+    pub events: u64,
+    pub rejected: u64,
+    pub late: u64,
+}
+
+#[derive(Clone, Debug)]
+struct Partition {
+    newest_ts: Option<Millis>,
+    /// Messages handed on for decoding but not yet observed: a partition with some is not idle,
+    /// whatever the clock says, or a slow worker would see its own backlog turn late.
+    undecoded: u64,
+    /// Wall-clock milliseconds (any monotonic origin) of the last message or assignment.
+    last_seen: u64,
+    stats: PartitionStats,
+}
+
+#[derive(Clone, Debug)]
+pub struct Watermarks {
+    lateness: Millis,
+    idle_after: u64,
+    slide: Millis,
+    partitions: BTreeMap<PartitionId, Partition>,
+    /// Never moves backwards.
+    complete: Option<Millis>,
+}
+
+impl Watermarks {
+    pub fn new(lateness: Millis, idle_after_ms: u64, slide: Millis) -> Watermarks {
+        Watermarks {
+            lateness,
+            idle_after: idle_after_ms,
+            slide: slide.max(1),
+            partitions: BTreeMap::new(),
+            complete: None,
+        }
+    }
+
+    fn partition(&mut self, id: PartitionId, now: u64) -> &mut Partition {
+        self.partitions.entry(id).or_insert(Partition {
+            newest_ts: None,
+            undecoded: 0,
+            last_seen: now,
+            stats: PartitionStats::default(),
+        })
+    }
+
+    /// A partition was assigned to us: until it delivers or goes idle, it holds time back,
+    /// so a backlog read from another partition cannot make its events late.
+    pub fn assigned(&mut self, id: PartitionId, now: u64) {
+        self.partition(id, now).last_seen = now;
+    }
+
+    /// Partitions no longer ours stop counting.
+    pub fn revoked(&mut self, id: PartitionId) {
+        self.partitions.remove(&id);
+    }
+
+    /// `count` messages of the partition were read and handed on for decoding.
+    pub fn handed_on(&mut self, id: PartitionId, count: u64, now: u64) {
+        let p = self.partition(id, now);
+        p.last_seen = now;
+        p.undecoded += count;
+    }
+
+    /// A message handed on was decoded with this outcome.
+    pub fn observe(&mut self, id: PartitionId, offset: i64, outcome: Outcome, now: u64) {
+        let p = self.partition(id, now);
+        p.last_seen = now;
+        p.undecoded = p.undecoded.saturating_sub(1);
+        p.stats.last_offset = Some(p.stats.last_offset.map_or(offset, |o| o.max(offset)));
+        match outcome {
+            Outcome::Counted(ts) => {
+                p.stats.events += 1;
+                p.newest_ts = Some(p.newest_ts.map_or(ts, |n| n.max(ts)));
+            }
+            Outcome::Late(_) => p.stats.late += 1,
+            Outcome::Rejected => p.stats.rejected += 1,
+        }
+    }
+
+    pub fn committed(&mut self, id: PartitionId, offset: i64) {
+        if let Some(p) = self.partitions.get_mut(&id) {
+            p.stats.committed = Some(offset);
+        }
+    }
+
+    /// Recomputes the completed slot: every event counted at or before it has been received.
+    pub fn advance(&mut self, now: u64) -> Option<Millis> {
+        let active: Vec<&Partition> = self
+            .partitions
+            .values()
+            .filter(|p| p.undecoded > 0 || now.saturating_sub(p.last_seen) < self.idle_after)
+            .collect();
+        let candidate = if active.is_empty() {
+            // Everything is quiet: what came is all there is for now, up to its slot.
+            self.partitions
+                .values()
+                .filter_map(|p| p.newest_ts)
+                .max()
+                .map(|ts| slot(ts, self.slide))
+        } else if active.iter().any(|p| p.newest_ts.is_none()) {
+            None // an active partition that has not spoken yet holds everything
+        } else {
+            active
+                .iter()
+                .filter_map(|p| p.newest_ts)
+                .min()
+                .map(|ts| ts.saturating_sub(self.lateness))
+                .and_then(|complete_ts| {
+                    // Complete slots are those wholly at or before the watermark.
+                    (complete_ts / self.slide).checked_mul(self.slide)
+                })
+        };
+        if let Some(c) = candidate {
+            self.complete = Some(self.complete.map_or(c, |old| old.max(c)));
+        }
+        self.complete
+    }
+
+    pub fn complete(&self) -> Option<Millis> {
+        self.complete
+    }
+
+    /// The watermark of each partition (newest ts − lateness) and its counters.
+    pub fn rows(&self) -> Vec<(PartitionId, Option<Millis>, PartitionStats)> {
+        self.partitions
+            .iter()
+            .map(|(id, p)| {
+                let wm = p.newest_ts.map(|ts| ts.saturating_sub(self.lateness));
+                (*id, wm, p.stats.clone())
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P0: PartitionId = PartitionId {
+        topic: 0,
+        partition: 0,
+    };
+    const P1: PartitionId = PartitionId {
+        topic: 0,
+        partition: 1,
+    };
+
+    fn marks() -> Watermarks {
+        Watermarks::new(5_000, 10_000, 60_000)
+    }
+
+    #[test]
+    fn the_slowest_active_partition_sets_the_pace() {
+        let mut w = marks();
+        w.observe(P0, 0, Outcome::Counted(600_000), 0);
+        w.observe(P1, 0, Outcome::Counted(190_000), 0);
+        // min newest 190s − 5s lateness = 185s: complete through the 180s slot.
+        assert_eq!(w.advance(1), Some(180_000));
+        w.observe(P1, 1, Outcome::Counted(250_000), 2);
+        assert_eq!(w.advance(3), Some(240_000));
+    }
+
+    #[test]
+    fn an_assigned_silent_partition_holds_time_until_idle() {
+        let mut w = marks();
+        w.assigned(P1, 0);
+        w.observe(P0, 0, Outcome::Counted(600_000), 0);
+        assert_eq!(w.advance(9_999), None);
+        // P1 idle: only P0 counts, with its lateness (P0 itself spoke at 0, also idle by 10s).
+        w.observe(P0, 1, Outcome::Counted(605_000), 9_000);
+        assert_eq!(w.advance(10_000), Some(600_000));
+    }
+
+    #[test]
+    fn all_idle_completes_everything_received_and_never_goes_back() {
+        let mut w = marks();
+        w.observe(P0, 0, Outcome::Counted(61_000), 0);
+        assert_eq!(w.advance(1), Some(0));
+        assert_eq!(
+            w.advance(20_000),
+            Some(120_000),
+            "the slot of the newest event"
+        );
+        w.observe(P0, 1, Outcome::Counted(62_000), 20_001);
+        assert_eq!(w.advance(20_002), Some(120_000), "monotone");
+    }
+
+    #[test]
+    fn a_partition_with_undecoded_messages_is_never_idle() {
+        let mut w = marks();
+        w.observe(P0, 0, Outcome::Counted(600_000), 0);
+        w.handed_on(P1, 1, 0);
+        assert_eq!(
+            w.advance(60_000),
+            None,
+            "P1's message may be older than anything seen"
+        );
+        w.observe(P1, 0, Outcome::Counted(300_000), 60_001);
+        assert_eq!(w.advance(60_002), Some(240_000));
+    }
+
+    #[test]
+    fn late_and_rejected_do_not_move_time_but_are_counted() {
+        let mut w = marks();
+        w.observe(P0, 0, Outcome::Counted(100_000), 0);
+        w.observe(P0, 1, Outcome::Late(1_000), 0);
+        w.observe(P0, 2, Outcome::Rejected, 0);
+        let rows = w.rows();
+        assert_eq!(rows[0].1, Some(95_000));
+        assert_eq!(
+            rows[0].2,
+            PartitionStats {
+                last_offset: Some(2),
+                committed: None,
+                events: 1,
+                rejected: 1,
+                late: 1
+            }
+        );
+    }
+
+    #[test]
+    fn sequence_numbers_follow_offsets_within_a_partition() {
+        assert!(P0.seq(1) < P0.seq(2));
+        assert!(P0.seq(1_000_000) < P1.seq(0));
+    }
+}
