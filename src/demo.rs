@@ -1,18 +1,29 @@
-//! `meritflow demo`: a seeded simulated fleet fed into the dataflow as simulated time advances;
-//! the live `crynux_qos` table is redrawn at every step, read through SQL like any analyst would.
+//! `meritflow demo`: the whole picture on one machine with nothing installed. An embedded
+//! Kafka-protocol broker (librdkafka's mock cluster), a seeded simulated fleet producing into it
+//! at an accelerated clock (fast, normal, slow and failing nodes, a card that under-reports its
+//! VRAM, now and then a malformed message), `meritflow run`'s pipeline consuming from it, and the
+//! live tables redrawn at each publication, read through SQL like any analyst would.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use meritflow_connectors::kafka::mock::Embedded;
+use meritflow_connectors::kafka::pipeline::{self, Publication, RunOptions};
+use meritflow_connectors::kafka::produce::route;
+use meritflow_connectors::kafka::sink::Sink;
+use meritflow_connectors::kafka::source::Source;
 use meritflow_connectors::sim::{generate, FleetSpec};
-use meritflow_pipelines::engine;
 use meritflow_pipelines::events::Event;
-use meritflow_pipelines::time::{format_rfc3339, Millis, Span};
+use meritflow_pipelines::kafka_config::KafkaConfig;
+use meritflow_pipelines::time::{format_rfc3339, slot, Millis, Span};
 use meritflow_queries::format::{render, Format};
 use meritflow_queries::Catalog;
+
+use crate::run::{stop_on_signals, CONNECT_TIMEOUT};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -22,19 +33,23 @@ pub struct DemoArgs {
     /// Simulated hours.
     #[arg(long, default_value_t = 4)]
     hours: u64,
-    /// Seed of the simulation (same seed, same fleet, same figures).
+    /// Seed of the simulation (same seed, same fleet).
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Simulated time between two redraws.
-    #[arg(long, default_value = "15m")]
-    every: Span,
-    /// Real milliseconds to pause on each redraw (0: as fast as possible).
-    #[arg(long, default_value_t = 700)]
-    frame_ms: u64,
-    /// Configuration file.
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 240)]
+    speed: u64,
+    /// Stop after this long (for example 30s); by default the demo ends with the simulated hours.
+    #[arg(long = "for", value_name = "DURATION")]
+    run_for: Option<Span>,
+    /// Configuration file (policies; [kafka] is replaced by the embedded broker).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
+
+const PARTITIONS: i32 = 4;
+/// One message in this many is sent malformed, as a misconfigured exporter would.
+const MALFORMED_EVERY: usize = 997;
 
 const VIEW: &str =
     "SELECT node, tasks, round(node_score, 2) AS node_score, round(speed_score, 3) AS speed, \
@@ -44,11 +59,14 @@ const VIEW: &str =
 const SUMMARY: &str =
     "SELECT count(*) AS active, sum(CASE WHEN excluded THEN 1 ELSE 0 END) AS excluded, \
      round(avg(qos), 3) AS mean_qos, round(min(health), 3) AS lowest_health FROM crynux_qos";
+const INGEST: &str = "SELECT topic, sum(events) AS events, sum(rejected) AS rejected, \
+     sum(late) AS late, max(watermark) AS watermark FROM ingest GROUP BY topic ORDER BY topic";
+const LAST_REJECT: &str = "SELECT reason FROM rejects ORDER BY line DESC LIMIT 1";
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let config = crate::load_config(args.config.as_ref())?;
-    if args.every.millis() == 0 || args.hours == 0 || args.nodes == 0 {
-        anyhow::bail!("--every, --hours and --nodes must be positive");
+    let mut config = crate::load_config(args.config.as_ref())?;
+    if args.hours == 0 || args.nodes == 0 || args.speed == 0 {
+        anyhow::bail!("--hours, --nodes and --speed must be positive");
     }
     let spec = FleetSpec {
         nodes: args.nodes,
@@ -61,73 +79,149 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         events.push(e);
         std::ops::ControlFlow::Continue(())
     });
-    let total = events.len();
-    let events = Arc::new(Mutex::new(Some(events)));
     let slide = config.policy.crynux.slide.millis();
-    let every = args.every.millis().div_ceil(slide) * slide;
-    let frame = Duration::from_millis(args.frame_ms);
+    let last_slot = events.iter().map(|e| slot(e.ts, slide)).max().unwrap_or(0);
+
+    let embedded = Embedded::start(&config.kafka, PARTITIONS).map_err(anyhow::Error::msg)?;
+    config.kafka = KafkaConfig {
+        idle_timeout: Span(2_000),
+        publish_interval: Span(1_000),
+        // Simulated time runs ahead of the wall clock.
+        max_future: Span(0),
+        ..embedded.config(&config.kafka)
+    };
+    let stop = stop_on_signals()?;
+    let started = Instant::now();
+    if let Some(limit) = args.run_for {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let deadline = started + Duration::from_millis(limit.millis());
+            while Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let fleet = {
+        let (kafka, stop) = (config.kafka.clone(), Arc::clone(&stop));
+        let topics: Vec<String> = kafka.input_topics.clone();
+        let mut sink = Sink::connect(
+            &kafka,
+            &topics.iter().map(String::as_str).collect::<Vec<_>>(),
+            CONNECT_TIMEOUT,
+        )?;
+        let (start, speed) = (spec.start, args.speed);
+        std::thread::spawn(move || produce_paced(&kafka, &mut sink, &events, start, speed, &stop))
+    };
+
+    let source = Source::connect(&config.kafka, CONNECT_TIMEOUT)?;
+    let sink = Sink::connect(
+        &config.kafka,
+        &Sink::output_topics(&config.kafka),
+        CONNECT_TIMEOUT,
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let clear = std::io::stdout().is_terminal();
-    let cfg = config.clone();
-    let start = spec.start;
-
-    engine::run(&config, 1, move |mut session| {
-        let events = events
-            .lock()
-            .expect("events lock")
-            .take()
-            .unwrap_or_default();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("tokio runtime");
-        let mut boundary = start.div_ceil(every) * every + every;
-        let mut fed = 0usize;
-        let draw = |session: &mut engine::Session, upto: Millis, fed: usize| {
-            session.advance_to(upto + slide);
-            session.settle();
-            let tables = crate::tables::snapshot(session.outputs(), upto, &cfg, &[], &[]);
-            session.outputs().compact(upto);
-            let catalog = Catalog::new(&tables).expect("tables build");
-            let view = runtime
-                .block_on(catalog.query(VIEW))
-                .expect("demo view query");
-            let summary = runtime
-                .block_on(catalog.query(SUMMARY))
-                .expect("demo summary query");
-            let mut out = String::new();
-            if clear {
-                out.push_str("\x1b[2J\x1b[H");
-            }
-            out.push_str(&format!(
-                "meritflow demo · simulated time {} · {} nodes · {fed} of {total} events in\n\n",
-                format_rfc3339(upto),
-                spec.nodes
+    let header = format!(
+        "meritflow demo · embedded Kafka, {PARTITIONS} partitions per topic · {} simulated nodes · clock x{}",
+        spec.nodes, args.speed
+    );
+    let done_stop = Arc::clone(&stop);
+    let summary = pipeline::run(
+        &config,
+        &RunOptions::default(),
+        source,
+        sink,
+        &stop,
+        |p: &Publication| {
+            let frame =
+                draw(&runtime, p, &header).unwrap_or_else(|e| format!("(cannot draw: {e})\n"));
+            let _ = crate::emit(&format!(
+                "{}{frame}",
+                if clear { "\x1b[2J\x1b[H" } else { "" }
             ));
-            out.push_str(&render(&summary, Format::Table).expect("render"));
-            out.push_str(
-                "\ncrynux_qos, best 12 by QoS (live, recomputed incrementally as events arrive):\n",
-            );
-            out.push_str(&render(&view, Format::Table).expect("render"));
-            let _ = crate::emit(&out);
-            std::thread::sleep(frame);
-        };
-        for (seq, event) in events.iter().enumerate() {
-            while session.slot_of(event.ts) > boundary {
-                draw(&mut session, boundary, fed);
-                boundary += every;
+            if p.through >= last_slot {
+                done_stop.store(true, Ordering::SeqCst); // the whole simulated span is in
             }
-            session.feed(event, seq as u64);
-            fed += 1;
-        }
-        draw(&mut session, boundary, fed);
-        session.stop_after(boundary);
-    })
+        },
+    )
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
-
+    stop.store(true, Ordering::SeqCst);
+    let _ = fleet.join();
+    drop(embedded);
     crate::emit(&format!(
-        "\nWhere next:\n\
-         - Replay your own events:  meritflow replay --events events.jsonl --query 'SELECT * FROM crynux_qos' --format table\n\
-         - The event contract and tables: README.md; every setting: meritflow config --print-defaults\n\
-         - Try other fleets: meritflow demo --nodes 200 --hours 12 --seed 3 --frame-ms 100\n"
+        "\nDemo over after {:.0}s: {} events counted, {} rejected, {} late; {} records written to the output topics.\n\
+         Where next:\n\
+         - Against a real broker:  deploy/kafka-dev start && meritflow run --config deploy/meritflow.toml\n\
+         - Feed it events:         meritflow produce --events events.jsonl --config deploy/meritflow.toml\n\
+         - Replay files instead:   meritflow replay --events events.jsonl --query 'SELECT * FROM crynux_qos' --format table\n\
+         - Every setting:          meritflow config --print-defaults\n",
+        started.elapsed().as_secs_f64(),
+        summary.events,
+        summary.rejected,
+        summary.late,
+        summary.sink.sent
     ))?;
     Ok(())
+}
+
+/// Writes the fleet's events as simulated time reaches them, `speed` simulated ms per real ms.
+fn produce_paced(
+    kafka: &KafkaConfig,
+    sink: &mut Sink,
+    events: &[Event],
+    start: Millis,
+    speed: u64,
+    stop: &AtomicBool,
+) {
+    let began = Instant::now();
+    let mut next = 0;
+    while next < events.len() && !stop.load(Ordering::SeqCst) {
+        let now = start + began.elapsed().as_millis() as u64 * speed;
+        while next < events.len() && events[next].ts <= now {
+            let mut line = events[next].to_json();
+            if next % MALFORMED_EVERY == MALFORMED_EVERY - 1 {
+                // A field a broken exporter forgot: rejected with its name, never lost.
+                line = line.replacen("\"ts\":", "\"time\":", 1);
+            }
+            sink.send(&route(kafka, line.as_bytes()));
+            next += 1;
+        }
+        sink.poll();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sink.flush(Duration::from_secs(10));
+}
+
+fn draw(
+    runtime: &tokio::runtime::Runtime,
+    p: &Publication,
+    header: &str,
+) -> anyhow::Result<String> {
+    let mut tables = p.tables.to_vec();
+    tables.push(p.ingest.clone());
+    tables.push(crate::tables::rejects_table(p.rejects));
+    let catalog = Catalog::new(&tables)?;
+    let query = |sql: &str| -> anyhow::Result<String> {
+        Ok(render(
+            &runtime.block_on(catalog.query(sql))?,
+            Format::Table,
+        )?)
+    };
+    let last_reject = runtime.block_on(catalog.query(LAST_REJECT))?;
+    let last_reject = meritflow_queries::format::render(&last_reject, Format::Csv)?
+        .lines()
+        .nth(1)
+        .map(|r| format!("latest reject: {r}\n"))
+        .unwrap_or_default();
+    Ok(format!(
+        "{header}\nresults complete through {} · {} messages awaiting output · {} records written\n\n\
+         Kafka input (per topic):\n{}{last_reject}\n{}\ncrynux_qos, best 12 by QoS (live, recomputed incrementally as events arrive):\n{}",
+        format_rfc3339(p.through),
+        p.in_flight,
+        p.sink.sent,
+        query(INGEST)?,
+        query(SUMMARY)?,
+        query(VIEW)?,
+    ))
 }

@@ -1,7 +1,9 @@
 //! `meritflow`: the command line. Wiring only: the work is in the library crates.
 
 mod demo;
+mod produce;
 mod replay;
+mod run;
 mod simulate;
 mod tables;
 
@@ -26,6 +28,10 @@ struct Cli {
 enum Command {
     /// Replay JSONL event files deterministically and print query results over the final state.
     Replay(replay::ReplayArgs),
+    /// Production mode: consume events from Kafka, keep every policy current, write results back.
+    Run(run::RunArgs),
+    /// Write JSONL event files into the Kafka input topics.
+    Produce(produce::ProduceArgs),
     /// Run a simulated fleet and watch the live `crynux_qos` table move (nothing to install).
     Demo(demo::DemoArgs),
     /// Write a seeded simulated fleet's events as JSONL to stdout.
@@ -77,6 +83,8 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(args) => replay::run(args, query_order),
+        Command::Run(args) => run::run(args),
+        Command::Produce(args) => produce::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Config {

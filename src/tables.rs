@@ -22,7 +22,7 @@ pub fn snapshot(
     tables
 }
 
-pub fn rejects_table(rejects: &[Reject]) -> Table {
+pub fn rejects_table<'r>(rejects: impl IntoIterator<Item = &'r Reject>) -> Table {
     let mut table = Table::new(
         "rejects",
         &[

@@ -159,6 +159,11 @@ impl Sink {
         }
     }
 
+    /// Serves delivery reports without waiting (a long-lived producer must call this often).
+    pub fn poll(&self) {
+        self.producer.poll(Duration::ZERO);
+    }
+
     pub fn stats(&self) -> SinkStats {
         self.stats
     }
