@@ -6,6 +6,7 @@ mod replay;
 mod run;
 mod simulate;
 mod tables;
+mod topics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Production mode: consume events from Kafka, keep every policy current, write results back.
     Run(run::RunArgs),
+    /// Create the Kafka topics of a configuration (partitions, retention, compaction).
+    Topics(topics::TopicsArgs),
     /// Write JSONL event files into the Kafka input topics.
     Produce(produce::ProduceArgs),
     /// Run a simulated fleet and watch the live `crynux_qos` table move (nothing to install).
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args, query_order),
         Command::Run(args) => run::run(args),
         Command::Produce(args) => produce::run(args),
+        Command::Topics(args) => topics::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Config {

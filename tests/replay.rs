@@ -1,50 +1,11 @@
 //! End-to-end tests of `meritflow replay` through the binary: the shared cases, rejects, bad
 //! input mixed with good, determinism across worker counts, and config errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn meritflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meritflow"))
-        .args(args)
-        .output()
-        .expect("run meritflow")
-}
+use std::path::Path;
 
-fn cases() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/cases")
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meritflow-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "meritflow failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-/// `meritflow replay --events EVENTS --format csv`, each query as `--query`, then `extra`.
-fn replay_csv(events: &Path, queries: &[&str], extra: &[&str]) -> Output {
-    let mut args = vec![
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--format",
-        "csv",
-    ];
-    for query in queries {
-        args.extend(["--query", query]);
-    }
-    args.extend(extra);
-    meritflow(&args)
-}
+use common::{cases, csvdiff, meritflow, replay_csv, scratch, stdout};
 
 /// Runs a shared case and compares with `shared/tools/csvdiff`.
 fn check_case(events: &str, case: &str) {
@@ -58,17 +19,9 @@ fn check_case(events: &str, case: &str) {
     ));
     let got_path = scratch(&format!("{case}.csv"));
     std::fs::write(&got_path, &got).unwrap();
-    let diff = Command::new("python3")
-        .arg(dir.join("../tools/csvdiff"))
-        .arg(dir.join(format!("{case}.csv")))
-        .arg(&got_path)
-        .output()
-        .expect("python3 runs shared/tools/csvdiff");
-    assert!(
-        diff.status.success(),
-        "{case}: {}\ngot:\n{got}",
-        String::from_utf8_lossy(&diff.stdout)
-    );
+    if let Err(diff) = csvdiff(&dir.join(format!("{case}.csv")), &got_path) {
+        panic!("{case}: {diff}\ngot:\n{got}");
+    }
 }
 
 #[test]
@@ -255,21 +208,24 @@ fn printed_defaults_are_a_valid_config() {
 }
 
 #[test]
-fn the_demo_runs_to_its_end() {
+fn the_demo_runs_through_the_embedded_broker_to_its_end() {
+    // An hour of a 20-node fleet at x1800 through the embedded broker: done in seconds.
     let out = stdout(&meritflow(&[
-        "demo",
-        "--nodes",
-        "20",
-        "--hours",
-        "1",
-        "--frame-ms",
-        "0",
+        "demo", "--nodes", "20", "--hours", "1", "--speed", "1800", "--for", "90s",
     ]));
     assert!(
         out.contains("crynux_qos") && out.contains("Where next"),
         "{out}"
     );
-    assert!(out.matches("simulated time").count() >= 4, "{out}");
+    assert!(
+        out.matches("results complete through").count() >= 2,
+        "{out}"
+    );
+    assert!(
+        out.contains("results complete through 2026-10-01T01:00:00.000Z"),
+        "the demo ends once the whole simulated hour is in: {out}"
+    );
+    assert!(out.contains("latest reject: field `ts`: missing"), "{out}");
 }
 
 /// A fee two days after its task started no longer changes the task: it is listed, not lost.

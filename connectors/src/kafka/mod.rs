@@ -2,6 +2,7 @@
 //! producer sinks, event time over partitions, offset commits that wait for the results, and
 //! an embedded mock cluster for the demo and unit tests.
 
+pub mod admin;
 pub mod client;
 pub mod commit;
 pub mod mock;

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Events are fed at their slot as they come, in any order, as long as the slot is after the
-//! completed one; the completed slot follows the minimum watermark over partitions. An event at
+//! completed one; the completed slot follows the minimum watermark over partitions (see
+//! `watermark` for idle partitions and the end of a quiet stream). An event at
 //! or before it is late: counted in `ingest`, written to the rejects topic, not fed.
 
 use std::collections::{HashMap, VecDeque};
@@ -194,6 +195,7 @@ fn ingest(
     let workers = senders.len();
     let mut polled = Vec::with_capacity(batch);
     let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
+    let mut last_drain_check = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         source.poll_batch(batch, Duration::from_millis(50), &mut polled);
         let now = shared.now();
@@ -223,7 +225,17 @@ fn ingest(
                 return; // the workers are gone (they failed); the run is ending
             }
         }
-        let complete = shared.marks.lock().expect("watermark lock").advance(now);
+        let all_idle = shared.marks.lock().expect("watermark lock").all_idle(now);
+        // Asked at most every half second: a broker that is away makes this wait its timeout.
+        let drained = all_idle && last_drain_check.elapsed() >= Duration::from_millis(500) && {
+            last_drain_check = Instant::now();
+            source.drained(Duration::from_secs(5))
+        };
+        let complete = shared
+            .marks
+            .lock()
+            .expect("watermark lock")
+            .advance(now, drained);
         if let Some(c) = complete {
             shared.target.fetch_max(c + 1, Ordering::SeqCst);
         }

@@ -174,6 +174,26 @@ impl Source {
         self.consumer.commit(&list, CommitMode::Sync)
     }
 
+    /// Whether the broker confirms that every partition this consumer owns has been read to its
+    /// end. False when the broker does not answer within `timeout`.
+    pub fn drained(&self, timeout: Duration) -> bool {
+        let Ok(positions) = self.consumer.position() else {
+            return false;
+        };
+        positions.elements().iter().all(|e| {
+            match self
+                .consumer
+                .fetch_watermarks(e.topic(), e.partition(), timeout)
+            {
+                Ok((low, high)) => match e.offset() {
+                    Offset::Offset(position) => position >= high,
+                    _ => high <= low,
+                },
+                Err(_) => false,
+            }
+        })
+    }
+
     pub fn errors(&self) -> u64 {
         self.errors.load(std::sync::atomic::Ordering::Relaxed)
     }

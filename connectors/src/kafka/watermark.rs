@@ -1,8 +1,10 @@
 //! Event time over Kafka partitions. Each partition's watermark is its newest `ts` minus the
 //! allowed lateness; event time is complete up to the minimum over the partitions that are not
-//! idle. A partition silent for the idle timeout stops holding time back; when every partition
-//! is silent, all that was received counts as complete, so the last results of a quiet stream
-//! are published instead of waiting for events that may never come.
+//! idle. A partition silent for the idle timeout stops holding time back. When every partition
+//! is silent *and* the broker confirms there is nothing left to read, all that was received
+//! counts as complete, so the last results of a quiet stream are published instead of waiting
+//! for events that may never come. A broker that is away cannot confirm, so an outage never
+//! passes for the end of the stream (which would make the events after it late).
 
 use std::collections::BTreeMap;
 
@@ -126,15 +128,33 @@ impl Watermarks {
         }
     }
 
+    fn is_idle(&self, p: &Partition, now: u64) -> bool {
+        p.undecoded == 0 && now.saturating_sub(p.last_seen) >= self.idle_after
+    }
+
+    /// Every partition is idle: time to ask the broker whether anything is left to read.
+    pub fn all_idle(&self, now: u64) -> bool {
+        !self.partitions.is_empty() && self.partitions.values().all(|p| self.is_idle(p, now))
+    }
+
     /// Recomputes the completed slot: every event counted at or before it has been received.
-    pub fn advance(&mut self, now: u64) -> Option<Millis> {
-        let active: Vec<&Partition> = self
+    /// `drained`: the broker has confirmed that everything in the partitions has been read.
+    pub fn advance(&mut self, now: u64, drained: bool) -> Option<Millis> {
+        let mut active: Vec<&Partition> = self
             .partitions
             .values()
-            .filter(|p| p.undecoded > 0 || now.saturating_sub(p.last_seen) < self.idle_after)
+            .filter(|p| !self.is_idle(p, now))
             .collect();
+        if active.is_empty() && !drained {
+            // Quiet, but not known to be the end (the broker may be away): nobody is excused.
+            active = self
+                .partitions
+                .values()
+                .filter(|p| p.newest_ts.is_some())
+                .collect();
+        }
         let candidate = if active.is_empty() {
-            // Everything is quiet: what came is all there is for now, up to its slot.
+            // Drained: what came is all there is for now, up to its slot.
             self.partitions
                 .values()
                 .filter_map(|p| p.newest_ts)
@@ -198,9 +218,9 @@ mod tests {
         w.observe(P0, 0, Outcome::Counted(600_000), 0);
         w.observe(P1, 0, Outcome::Counted(190_000), 0);
         // min newest 190s − 5s lateness = 185s: complete through the 180s slot.
-        assert_eq!(w.advance(1), Some(180_000));
+        assert_eq!(w.advance(1, false), Some(180_000));
         w.observe(P1, 1, Outcome::Counted(250_000), 2);
-        assert_eq!(w.advance(3), Some(240_000));
+        assert_eq!(w.advance(3, false), Some(240_000));
     }
 
     #[test]
@@ -208,24 +228,30 @@ mod tests {
         let mut w = marks();
         w.assigned(P1, 0);
         w.observe(P0, 0, Outcome::Counted(600_000), 0);
-        assert_eq!(w.advance(9_999), None);
+        assert_eq!(w.advance(9_999, false), None);
         // P1 idle: only P0 counts, with its lateness (P0 itself spoke at 0, also idle by 10s).
         w.observe(P0, 1, Outcome::Counted(605_000), 9_000);
-        assert_eq!(w.advance(10_000), Some(600_000));
+        assert_eq!(w.advance(10_000, false), Some(600_000));
     }
 
     #[test]
-    fn all_idle_completes_everything_received_and_never_goes_back() {
+    fn drained_and_idle_completes_everything_received_and_never_goes_back() {
         let mut w = marks();
         w.observe(P0, 0, Outcome::Counted(61_000), 0);
-        assert_eq!(w.advance(1), Some(0));
+        assert_eq!(w.advance(1, false), Some(0));
+        assert!(w.all_idle(20_000));
         assert_eq!(
-            w.advance(20_000),
+            w.advance(20_000, false),
+            Some(0),
+            "quiet, but not known to be the end"
+        );
+        assert_eq!(
+            w.advance(20_000, true),
             Some(120_000),
-            "the slot of the newest event"
+            "drained: the slot of the newest event"
         );
         w.observe(P0, 1, Outcome::Counted(62_000), 20_001);
-        assert_eq!(w.advance(20_002), Some(120_000), "monotone");
+        assert_eq!(w.advance(20_002, false), Some(120_000), "monotone");
     }
 
     #[test]
@@ -234,12 +260,12 @@ mod tests {
         w.observe(P0, 0, Outcome::Counted(600_000), 0);
         w.handed_on(P1, 1, 0);
         assert_eq!(
-            w.advance(60_000),
+            w.advance(60_000, false),
             None,
             "P1's message may be older than anything seen"
         );
         w.observe(P1, 0, Outcome::Counted(300_000), 60_001);
-        assert_eq!(w.advance(60_002), Some(240_000));
+        assert_eq!(w.advance(60_002, false), Some(240_000));
     }
 
     #[test]

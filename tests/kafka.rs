@@ -1,0 +1,409 @@
+//! End-to-end tests of `meritflow run` against a real Kafka-protocol broker (tansu, started by
+//! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, and a
+//! broker frozen for 30 s mid-stream. Each test has its own topics and group; the outage test
+//! has a broker of its own, so freezing it disturbs nobody else.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{cases, csvdiff, meritflow, scratch, stdout};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::ClientConfig;
+use serde_json::Value;
+
+/// Starts (installing if needed) the development broker on `port`; returns its pid.
+fn broker(port: u16) -> u32 {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kafka-dev");
+    let run = |verb: &str| {
+        Command::new(&script)
+            .arg(verb)
+            .env("KAFKA_DEV_PORT", port.to_string())
+            .output()
+            .expect("run deploy/kafka-dev")
+    };
+    let started = run("start");
+    assert!(
+        started.status.success(),
+        "deploy/kafka-dev start: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let pid = run("pid");
+    String::from_utf8_lossy(&pid.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+struct Setup {
+    name: String,
+    brokers: String,
+    config: PathBuf,
+}
+
+/// Topics `<name>.<role>` on the broker at `port`, and a config file naming them.
+fn setup(name: &str, port: u16) -> Setup {
+    let name = format!("{name}-{}", std::process::id());
+    let brokers = format!("127.0.0.1:{port}");
+    let config = scratch(&format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            r#"[kafka]
+brokers = "{brokers}"
+group_id = "{name}"
+input_topics = ["{name}.events", "{name}.telemetry"]
+rejects_topic = "{name}.rejects"
+scores_topic = "{name}.scores"
+triggers_topic = "{name}.triggers"
+idle_timeout = "3s"
+publish_interval = "300ms"
+max_future = "0s"
+"#
+        ),
+    )
+    .unwrap();
+    let created = meritflow(&[
+        "topics",
+        "--config",
+        config.to_str().unwrap(),
+        "--partitions",
+        "4",
+    ]);
+    assert!(
+        created.status.success(),
+        "topics: {}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    Setup {
+        name,
+        brokers,
+        config,
+    }
+}
+
+impl Setup {
+    fn produce(&self, events: &Path) {
+        stdout(&meritflow(&[
+            "produce",
+            "--config",
+            self.config.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+        ]));
+    }
+
+    fn run(&self) -> Running {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meritflow"))
+            .args([
+                "run",
+                "--config",
+                self.config.to_str().unwrap(),
+                "--status-every",
+                "1ms",
+            ])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start meritflow run");
+        let (tx, lines) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The topic's rows folded by key (the latest value per key; a tombstone removes it).
+    fn read(&self, role: &str) -> BTreeMap<String, Value> {
+        let topic = format!("{}.{role}", self.name);
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", format!("{}-reader-{role}", self.name))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "true")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let partitions = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(10))
+            .unwrap()
+            .topics()[0]
+            .partitions()
+            .len();
+        consumer.subscribe(&[&topic]).unwrap();
+        let mut rows = BTreeMap::new();
+        let mut ended = std::collections::HashSet::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ended.len() < partitions {
+            assert!(
+                Instant::now() < deadline,
+                "{topic}: not read to its end within 60 s"
+            );
+            match consumer.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => {
+                    let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+                    match m.payload() {
+                        Some(p) => rows.insert(key, serde_json::from_slice(p).unwrap()),
+                        None => rows.remove(&key),
+                    };
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    ended.insert(p);
+                }
+                Some(Err(e)) => panic!("{topic}: {e}"),
+                None => {}
+            }
+        }
+        rows
+    }
+}
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    /// Waits for a status line saying results are complete through `through` (RFC 3339).
+    fn wait_through(&mut self, through: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let done = line
+                        .split("complete through ")
+                        .nth(1)
+                        .and_then(|rest| rest.split(' ').next())
+                        .is_some_and(|t| t >= through);
+                    self.seen.push(line);
+                    if done {
+                        return;
+                    }
+                }
+                Err(_) => panic!(
+                    "not complete through {through} in {timeout:?}; stderr:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// SIGTERM, then the rest of its stderr once it has drained and exited.
+    fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.iter());
+        let text = self.seen.join("\n");
+        assert!(status.success(), "meritflow run failed: {text}");
+        text
+    }
+}
+
+/// `meritflow replay` of the same events: `SELECT * FROM table ORDER BY key` as JSON rows.
+fn replayed(events: &Path, table: &str, key: &str) -> BTreeMap<String, Value> {
+    let sql = format!("SELECT * FROM {table} ORDER BY {key}");
+    let out = stdout(&meritflow(&[
+        "replay",
+        "--events",
+        events.to_str().unwrap(),
+        "--query",
+        &sql,
+        "--format",
+        "json",
+    ]));
+    out.lines()
+        .map(|l| {
+            let row: Value = serde_json::from_str(l).unwrap();
+            (row[key].as_str().unwrap().to_owned(), row)
+        })
+        .collect()
+}
+
+/// Equal as results: numbers within 1e-9 (relative), timestamps as instants, the rest exactly;
+/// fields only the stream carries (`as_of`) are not compared.
+fn same_rows(
+    replay: &BTreeMap<String, Value>,
+    stream: &BTreeMap<String, Value>,
+) -> Result<(), String> {
+    let keys = |m: &BTreeMap<String, Value>| m.keys().cloned().collect::<Vec<_>>();
+    if keys(replay) != keys(stream) {
+        return Err(format!(
+            "keys differ:\nreplay {:?}\nstream {:?}",
+            keys(replay),
+            keys(stream)
+        ));
+    }
+    for (key, want) in replay {
+        for (field, w) in want.as_object().unwrap() {
+            let g = &stream[key][field];
+            let equal = match (w, g) {
+                (Value::Number(a), Value::Number(b)) => {
+                    let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+                    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300)
+                }
+                (Value::String(a), Value::String(b)) => {
+                    let instant = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+                    a == b || (instant(a).is_some() && instant(a) == instant(b))
+                }
+                _ => w == g,
+            };
+            if !equal {
+                return Err(format!("{key}.{field}: replay {w}, stream {g}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_sample_case_through_kafka_gives_the_expected_scores() {
+    broker(9092);
+    let setup = setup("sample", 9092);
+    setup.produce(&cases().join("crynux-basic.jsonl"));
+    let mut run = setup.run();
+    run.wait_through("2026-10-01T00:52:00.000Z", Duration::from_secs(120));
+    let stderr = run.stop();
+    assert!(
+        stderr.contains("41 events counted, 4 rejected, 0 late"),
+        "{stderr}"
+    );
+
+    let scores = setup.read("scores");
+    let header = std::fs::read_to_string(cases().join("crynux-basic.csv")).unwrap();
+    let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
+    let mut csv = columns.join(",") + "\n";
+    for row in scores.values() {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match &row[*c] {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                v => v.to_string(),
+            })
+            .collect();
+        csv += &(cells.join(",") + "\n");
+    }
+    let got = scratch("sample-stream.csv");
+    std::fs::write(&got, &csv).unwrap();
+    if let Err(diff) = csvdiff(&cases().join("crynux-basic.csv"), &got) {
+        panic!("{diff}\ngot:\n{csv}");
+    }
+    let rejects = setup.read("rejects");
+    assert_eq!(rejects.len(), 4, "{rejects:?}");
+    assert!(rejects
+        .values()
+        .any(|r| r["reason"].as_str().unwrap().starts_with("field `order`")));
+}
+
+/// The simulated fleet's events as a JSONL file of about `events` lines, and its last slot.
+fn generated(name: &str, events: usize) -> (PathBuf, String) {
+    let text = stdout(&meritflow(&[
+        "simulate",
+        "--nodes",
+        "200",
+        "--hours",
+        "24",
+        "--seed",
+        "11",
+        "--limit",
+        &events.to_string(),
+    ]));
+    let path = scratch(&format!("{name}.jsonl"));
+    std::fs::write(&path, &text).unwrap();
+    let last = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["ts"].as_u64())
+        .max()
+        .unwrap();
+    let slot = last.div_ceil(60_000) * 60_000;
+    let through = chrono::DateTime::from_timestamp_millis(slot as i64).unwrap();
+    (path, through.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+fn assert_same_as_replay(setup: &Setup, events: &Path) {
+    same_rows(
+        &replayed(events, "crynux_qos", "node"),
+        &setup.read("scores"),
+    )
+    .unwrap();
+    same_rows(&replayed(events, "triggers", "id"), &setup.read("triggers")).unwrap();
+}
+
+#[test]
+fn a_100k_event_stream_ends_with_the_tables_replay_gives() {
+    broker(9092);
+    let setup = setup("stream100k", 9092);
+    let (events, through) = generated("stream100k", 100_000);
+    let mut run = setup.run();
+    setup.produce(&events);
+    run.wait_through(&through, Duration::from_secs(300));
+    let stderr = run.stop();
+    assert!(
+        stderr.contains("100000 events counted, 0 rejected, 0 late"),
+        "{stderr}"
+    );
+    assert_same_as_replay(&setup, &events);
+}
+
+#[test]
+fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
+    let port = 9193;
+    let pid = broker(port);
+    assert!(pid > 0, "the outage test needs the pid of its own broker");
+    let setup = setup("outage", port);
+    let (events, through) = generated("outage", 100_000);
+    let mut run = setup.run();
+    let producer = {
+        let (config, events) = (setup.config.clone(), events.clone());
+        std::thread::spawn(move || {
+            stdout(&meritflow(&[
+                "produce",
+                "--config",
+                config.to_str().unwrap(),
+                "--events",
+                events.to_str().unwrap(),
+            ]))
+        })
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    let signal = |s: &str| {
+        assert!(Command::new("kill")
+            .args([s, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success())
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(30));
+    signal("-CONT");
+    producer.join().unwrap();
+    run.wait_through(&through, Duration::from_secs(300));
+    let stderr = run.stop();
+    assert!(
+        stderr.contains("100000 events counted, 0 rejected, 0 late"),
+        "{stderr}"
+    );
+    assert_same_as_replay(&setup, &events);
+    let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kafka-dev"))
+        .arg("stop")
+        .env("KAFKA_DEV_PORT", port.to_string())
+        .status();
+}
