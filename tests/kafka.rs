@@ -205,6 +205,17 @@ impl Running {
         }
     }
 
+    /// Whether a status line read so far says results are complete through `through`.
+    fn done_through(&mut self, through: &str) -> bool {
+        self.seen.extend(self.lines.try_iter());
+        self.seen.iter().any(|line| {
+            line.split("complete through ")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .is_some_and(|t| t >= through)
+        })
+    }
+
     /// SIGTERM, then the rest of its stderr once it has drained and exited.
     fn stop(mut self) -> String {
         let pid = self.child.id().to_string();
@@ -383,7 +394,11 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
             ]))
         })
     };
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !run.done_through(&through),
+        "the stream was over before the broker froze"
+    );
     let signal = |s: &str| {
         assert!(Command::new("kill")
             .args([s, &pid.to_string()])

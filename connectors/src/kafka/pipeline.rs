@@ -147,8 +147,9 @@ pub fn run(
         outputs_tx,
         kafka.max_future.millis(),
     );
+    let idle = Duration::from_millis(kafka.idle_timeout.millis());
     std::thread::scope(|scope| {
-        let ingest = scope.spawn(|| ingest(&source, batch_txs, &shared, stop, options.batch));
+        let ingest = scope.spawn(|| ingest(&source, batch_txs, &shared, stop, options.batch, idle));
         let publisher = scope.spawn(|| {
             let mut publisher = Publisher {
                 config,
@@ -191,14 +192,21 @@ fn ingest(
     shared: &Shared,
     stop: &AtomicBool,
     batch: usize,
+    idle_timeout: Duration,
 ) {
     let workers = senders.len();
     let mut polled = Vec::with_capacity(batch);
     let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
     let mut last_drain_check = Instant::now();
+    let mut drained_since: Option<Instant> = None;
+    let mut was_all_idle = false;
     while !stop.load(Ordering::SeqCst) {
         source.poll_batch(batch, Duration::from_millis(50), &mut polled);
+        let polled_any = !polled.is_empty();
         let now = shared.now();
+        if polled_any && was_all_idle {
+            shared.marks.lock().expect("watermark lock").wake_all(now);
+        }
         {
             let mut marks = shared.marks.lock().expect("watermark lock");
             for change in source.take_rebalances() {
@@ -225,12 +233,30 @@ fn ingest(
                 return; // the workers are gone (they failed); the run is ending
             }
         }
+        // Silence excuses a partition only once the broker confirms it has been read to its
+        // end; asked at most every half second (a broker that is away makes this wait).
+        if last_drain_check.elapsed() >= Duration::from_millis(500) {
+            let quiet = shared.marks.lock().expect("watermark lock").quiet(now);
+            if !quiet.is_empty() {
+                last_drain_check = Instant::now();
+                let answers = source.drained(&quiet, Duration::from_secs(2));
+                let mut marks = shared.marks.lock().expect("watermark lock");
+                for (id, drained) in answers {
+                    marks.confirm_drained(id, drained);
+                }
+            }
+        }
+        // The end of a quiet stream: every partition idle over a whole idle timeout. One
+        // confirmation is not enough: after an outage the broker answers before the producers
+        // it also held up have written again.
         let all_idle = shared.marks.lock().expect("watermark lock").all_idle(now);
-        // Asked at most every half second: a broker that is away makes this wait its timeout.
-        let drained = all_idle && last_drain_check.elapsed() >= Duration::from_millis(500) && {
-            last_drain_check = Instant::now();
-            source.drained(Duration::from_secs(5))
-        };
+        if !all_idle || polled_any {
+            drained_since = None;
+        } else {
+            drained_since.get_or_insert_with(Instant::now);
+        }
+        let drained = drained_since.is_some_and(|since| since.elapsed() >= idle_timeout);
+        was_all_idle = all_idle;
         let complete = shared
             .marks
             .lock()
@@ -429,7 +455,11 @@ impl Publisher<'_> {
         on_publish: &mut impl FnMut(&Publication),
     ) {
         let mut tables = None;
-        if let Some(through) = outputs.complete_through() {
+        // Published moments are slot boundaries, as in replay: the tables depend on the moment
+        // (health recovers with time), and a boundary is what every event was counted at.
+        let slide = self.config.policy.crynux.slide.millis();
+        let boundary = outputs.complete_through().map(|t| t / slide * slide);
+        if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
                 let parts = outputs.crynux(through);
                 let current = crynux_tables(&parts, through, &self.config.policy.crynux);

@@ -174,24 +174,34 @@ impl Source {
         self.consumer.commit(&list, CommitMode::Sync)
     }
 
-    /// Whether the broker confirms that every partition this consumer owns has been read to its
-    /// end. False when the broker does not answer within `timeout`.
-    pub fn drained(&self, timeout: Duration) -> bool {
+    /// For each of `ids`, whether the broker confirms it has been read to its end. Stops at the
+    /// first partition the broker does not answer for within `timeout` (it is away): that one
+    /// and the rest are not confirmed.
+    pub fn drained(&self, ids: &[PartitionId], timeout: Duration) -> Vec<(PartitionId, bool)> {
         let Ok(positions) = self.consumer.position() else {
-            return false;
+            return ids.iter().map(|id| (*id, false)).collect();
         };
-        positions.elements().iter().all(|e| {
-            match self
-                .consumer
-                .fetch_watermarks(e.topic(), e.partition(), timeout)
-            {
-                Ok((low, high)) => match e.offset() {
-                    Offset::Offset(position) => position >= high,
-                    _ => high <= low,
-                },
-                Err(_) => false,
-            }
-        })
+        let mut answered = true;
+        ids.iter()
+            .map(|id| {
+                let topic = self.topic_name(*id);
+                let position = positions
+                    .find_partition(topic, id.partition)
+                    .map_or(Offset::Invalid, |e| e.offset());
+                let confirmed = answered
+                    && match self.consumer.fetch_watermarks(topic, id.partition, timeout) {
+                        Ok((low, high)) => match position {
+                            Offset::Offset(position) => position >= high,
+                            _ => high <= low,
+                        },
+                        Err(_) => {
+                            answered = false;
+                            false
+                        }
+                    };
+                (*id, confirmed)
+            })
+            .collect()
     }
 
     pub fn errors(&self) -> u64 {

@@ -53,6 +53,10 @@ struct Partition {
     /// Messages handed on for decoding but not yet observed: a partition with some is not idle,
     /// whatever the clock says, or a slow worker would see its own backlog turn late.
     undecoded: u64,
+    /// The broker confirmed, since the last message, that the partition has been read to its
+    /// end. Only then may silence excuse it: a partition can be silent because the consumer is
+    /// busy with another one's backlog, and its events must not turn late for that.
+    confirmed_drained: bool,
     /// Wall-clock milliseconds (any monotonic origin) of the last message or assignment.
     last_seen: u64,
     stats: PartitionStats,
@@ -83,6 +87,7 @@ impl Watermarks {
         self.partitions.entry(id).or_insert(Partition {
             newest_ts: None,
             undecoded: 0,
+            confirmed_drained: false,
             last_seen: now,
             stats: PartitionStats::default(),
         })
@@ -92,6 +97,15 @@ impl Watermarks {
     /// so a backlog read from another partition cannot make its events late.
     pub fn assigned(&mut self, id: PartitionId, now: u64) {
         self.partition(id, now).last_seen = now;
+    }
+
+    /// Traffic is back after every partition was quiet (an outage, or a pause of the
+    /// producers): each partition gets a full idle timeout to speak again before it is excused,
+    /// or the first to deliver its backlog would make the others' backlogs late.
+    pub fn wake_all(&mut self, now: u64) {
+        for p in self.partitions.values_mut() {
+            p.last_seen = now;
+        }
     }
 
     /// Partitions no longer ours stop counting.
@@ -104,6 +118,7 @@ impl Watermarks {
         let p = self.partition(id, now);
         p.last_seen = now;
         p.undecoded += count;
+        p.confirmed_drained = false;
     }
 
     /// A message handed on was decoded with this outcome.
@@ -128,8 +143,28 @@ impl Watermarks {
         }
     }
 
-    fn is_idle(&self, p: &Partition, now: u64) -> bool {
+    fn is_quiet(&self, p: &Partition, now: u64) -> bool {
         p.undecoded == 0 && now.saturating_sub(p.last_seen) >= self.idle_after
+    }
+
+    fn is_idle(&self, p: &Partition, now: u64) -> bool {
+        self.is_quiet(p, now) && p.confirmed_drained
+    }
+
+    /// Partitions silent for the idle timeout: ask the broker whether they are drained.
+    pub fn quiet(&self, now: u64) -> Vec<PartitionId> {
+        self.partitions
+            .iter()
+            .filter(|(_, p)| self.is_quiet(p, now))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The broker's answer for a quiet partition (see [`Watermarks::quiet`]).
+    pub fn confirm_drained(&mut self, id: PartitionId, drained: bool) {
+        if let Some(p) = self.partitions.get_mut(&id) {
+            p.confirmed_drained = drained;
+        }
     }
 
     /// Every partition is idle: time to ask the broker whether anything is left to read.
@@ -212,6 +247,13 @@ mod tests {
         Watermarks::new(5_000, 10_000, 60_000)
     }
 
+    /// The broker says every quiet partition has been read to its end.
+    fn confirm_quiet(w: &mut Watermarks, now: u64) {
+        for id in w.quiet(now) {
+            w.confirm_drained(id, true);
+        }
+    }
+
     #[test]
     fn the_slowest_active_partition_sets_the_pace() {
         let mut w = marks();
@@ -229,8 +271,14 @@ mod tests {
         w.assigned(P1, 0);
         w.observe(P0, 0, Outcome::Counted(600_000), 0);
         assert_eq!(w.advance(9_999, false), None);
+        assert_eq!(
+            w.advance(10_000, false),
+            None,
+            "silent, but not known to be read to its end"
+        );
         // P1 idle: only P0 counts, with its lateness (P0 itself spoke at 0, also idle by 10s).
         w.observe(P0, 1, Outcome::Counted(605_000), 9_000);
+        confirm_quiet(&mut w, 10_000);
         assert_eq!(w.advance(10_000, false), Some(600_000));
     }
 
@@ -239,6 +287,11 @@ mod tests {
         let mut w = marks();
         w.observe(P0, 0, Outcome::Counted(61_000), 0);
         assert_eq!(w.advance(1, false), Some(0));
+        assert!(
+            !w.all_idle(20_000),
+            "silent is not idle until the broker confirms"
+        );
+        confirm_quiet(&mut w, 20_000);
         assert!(w.all_idle(20_000));
         assert_eq!(
             w.advance(20_000, false),
@@ -265,7 +318,24 @@ mod tests {
             "P1's message may be older than anything seen"
         );
         w.observe(P1, 0, Outcome::Counted(300_000), 60_001);
+        confirm_quiet(&mut w, 60_002);
         assert_eq!(w.advance(60_002, false), Some(240_000));
+    }
+
+    #[test]
+    fn after_a_silence_every_partition_gets_time_to_speak_again() {
+        let mut w = marks();
+        w.observe(P0, 0, Outcome::Counted(100_000), 0);
+        w.observe(P1, 0, Outcome::Counted(100_000), 0);
+        confirm_quiet(&mut w, 40_000);
+        assert!(w.all_idle(40_000));
+        w.wake_all(40_000);
+        w.observe(P0, 1, Outcome::Counted(900_000), 40_000);
+        assert_eq!(
+            w.advance(40_001, false),
+            Some(60_000),
+            "P1 still holds time at its watermark"
+        );
     }
 
     #[test]
