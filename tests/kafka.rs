@@ -20,25 +20,33 @@ use serde_json::Value;
 
 /// Starts (installing if needed) the development broker on `port`; returns its pid.
 fn broker(port: u16) -> u32 {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kafka-dev");
-    let run = |verb: &str| {
-        Command::new(&script)
-            .arg(verb)
-            .env("KAFKA_DEV_PORT", port.to_string())
-            .output()
-            .expect("run deploy/kafka-dev")
-    };
-    let started = run("start");
+    let started = kafka_dev("start", port);
     assert!(
         started.status.success(),
         "deploy/kafka-dev start: {}",
         String::from_utf8_lossy(&started.stderr)
     );
-    let pid = run("pid");
+    let pid = kafka_dev("pid", port);
     String::from_utf8_lossy(&pid.stdout)
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// `deploy/kafka-dev VERB` for the broker on `port`.
+fn kafka_dev(verb: &str, port: u16) -> std::process::Output {
+    Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kafka-dev"))
+        .arg(verb)
+        .env("KAFKA_DEV_PORT", port.to_string())
+        .output()
+        .expect("run deploy/kafka-dev")
+}
+
+/// The moment a `meritflow run` status line says results are complete through.
+fn complete_through(line: &str) -> Option<&str> {
+    line.split("complete through ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
 }
 
 struct Setup {
@@ -187,11 +195,7 @@ impl Running {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let done = line
-                        .split("complete through ")
-                        .nth(1)
-                        .and_then(|rest| rest.split(' ').next())
-                        .is_some_and(|t| t >= through);
+                    let done = complete_through(&line).is_some_and(|t| t >= through);
                     self.seen.push(line);
                     if done {
                         return;
@@ -208,12 +212,9 @@ impl Running {
     /// Whether a status line read so far says results are complete through `through`.
     fn done_through(&mut self, through: &str) -> bool {
         self.seen.extend(self.lines.try_iter());
-        self.seen.iter().any(|line| {
-            line.split("complete through ")
-                .nth(1)
-                .and_then(|rest| rest.split(' ').next())
-                .is_some_and(|t| t >= through)
-        })
+        self.seen
+            .iter()
+            .any(|line| complete_through(line).is_some_and(|t| t >= through))
     }
 
     /// SIGTERM, then the rest of its stderr once it has drained and exited.
@@ -349,6 +350,18 @@ fn generated(name: &str, events: usize) -> (PathBuf, String) {
     (path, through.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
+/// Waits until the run has published the stream's last slot, stops it, and checks that every
+/// event counted exactly once and that the topics hold what `replay` gives.
+fn finish_like_replay(mut run: Running, setup: &Setup, events: &Path, through: &str) {
+    run.wait_through(through, Duration::from_secs(300));
+    let stderr = run.stop();
+    assert!(
+        stderr.contains("100000 events counted, 0 rejected, 0 late"),
+        "{stderr}"
+    );
+    assert_same_as_replay(setup, events);
+}
+
 fn assert_same_as_replay(setup: &Setup, events: &Path) {
     same_rows(
         &replayed(events, "crynux_qos", "node"),
@@ -363,15 +376,9 @@ fn a_100k_event_stream_ends_with_the_tables_replay_gives() {
     broker(9092);
     let setup = setup("stream100k", 9092);
     let (events, through) = generated("stream100k", 100_000);
-    let mut run = setup.run();
+    let run = setup.run();
     setup.produce(&events);
-    run.wait_through(&through, Duration::from_secs(300));
-    let stderr = run.stop();
-    assert!(
-        stderr.contains("100000 events counted, 0 rejected, 0 late"),
-        "{stderr}"
-    );
-    assert_same_as_replay(&setup, &events);
+    finish_like_replay(run, &setup, &events, &through);
 }
 
 #[test]
@@ -410,15 +417,6 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
     std::thread::sleep(Duration::from_secs(30));
     signal("-CONT");
     producer.join().unwrap();
-    run.wait_through(&through, Duration::from_secs(300));
-    let stderr = run.stop();
-    assert!(
-        stderr.contains("100000 events counted, 0 rejected, 0 late"),
-        "{stderr}"
-    );
-    assert_same_as_replay(&setup, &events);
-    let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kafka-dev"))
-        .arg("stop")
-        .env("KAFKA_DEV_PORT", port.to_string())
-        .status();
+    finish_like_replay(run, &setup, &events, &through);
+    kafka_dev("stop", port);
 }

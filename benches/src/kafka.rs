@@ -37,7 +37,14 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-fn write_config(dir: &Path, name: &str, brokers: &str, extra: &str) -> anyhow::Result<PathBuf> {
+/// A config naming topics `<name>.<role>` (with `extra` appended), and those topics created.
+fn phase_config(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    brokers: &str,
+    extra: &str,
+) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
@@ -46,6 +53,8 @@ fn write_config(dir: &Path, name: &str, brokers: &str, extra: &str) -> anyhow::R
              rejects_topic = \"{name}.rejects\"\nscores_topic = \"{name}.scores\"\ntriggers_topic = \"{name}.triggers\"\n{extra}"
         ),
     )?;
+    let path_text = path.to_str().context("temporary path is not UTF-8")?;
+    meritflow(bin, &["topics", "--config", path_text, "--partitions", "4"])?;
     Ok(path)
 }
 
@@ -151,21 +160,12 @@ fn main() -> anyhow::Result<()> {
 
     // Phase 1: throughput over a backlog.
     let name = format!("tput{tag}");
-    let config = write_config(
+    let config = phase_config(
+        &bin,
         &dir,
         &name,
         &brokers,
         "idle_timeout = \"2s\"\nmax_future = \"0s\"\n",
-    )?;
-    meritflow(
-        &bin,
-        &[
-            "topics",
-            "--config",
-            config.to_str().unwrap(),
-            "--partitions",
-            "4",
-        ],
     )?;
     let spec = sim::FleetSpec {
         nodes: 10_000,
@@ -217,17 +217,7 @@ fn main() -> anyhow::Result<()> {
     let rate = rate.unwrap_or((per_s / 2.0) as u64).max(1);
     let name = format!("fresh{tag}");
     let extra = "allowed_lateness = \"1s\"\nidle_timeout = \"1s\"\npublish_interval = \"250ms\"\n[policy.crynux]\nslide = \"1s\"\nwindow = \"1h\"\n";
-    let config = write_config(&dir, &name, &brokers, extra)?;
-    meritflow(
-        &bin,
-        &[
-            "topics",
-            "--config",
-            config.to_str().unwrap(),
-            "--partitions",
-            "4",
-        ],
-    )?;
+    let config = phase_config(&bin, &dir, &name, &brokers, extra)?;
     let cfg = Config::from_toml(&std::fs::read_to_string(&config)?, "bench")?;
     let (child, _rx) = start_run(&bin, &config)?;
     std::thread::sleep(Duration::from_secs(5)); // group join

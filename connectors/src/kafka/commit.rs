@@ -64,11 +64,6 @@ impl CommitTracker {
         }
     }
 
-    /// A partition taken away in a rebalance: its new owner starts from the last commit.
-    pub fn forget(&mut self, id: PartitionId) {
-        self.partitions.remove(&id);
-    }
-
     /// Messages consumed but not yet out.
     pub fn in_flight(&self) -> usize {
         self.partitions.values().map(|p| p.waiting.len()).sum()

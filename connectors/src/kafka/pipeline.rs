@@ -529,12 +529,12 @@ impl Publisher<'_> {
                 };
                 seen.insert(key.clone());
                 let mut object = table.row_json(i);
-                let text = serde_json::Value::Object(object.clone()).to_string();
+                let text = serde_json::to_string(&object).expect("JSON object");
                 if last.get(key) == Some(&text) {
                     continue;
                 }
                 object.insert("as_of".into(), format_rfc3339(through).into());
-                let payload = serde_json::Value::Object(object).to_string().into_bytes();
+                let payload = serde_json::to_vec(&object).expect("JSON object");
                 let record = Record {
                     topic: topic.clone(),
                     key: key.clone().into_bytes(),

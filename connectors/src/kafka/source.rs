@@ -82,8 +82,6 @@ fn partition_id(topics: &[String], topic: &str, partition: i32) -> Option<Partit
 pub struct Source {
     consumer: BaseConsumer<SourceContext>,
     topics: Arc<Vec<String>>,
-    /// Consumer errors seen while polling (the broker away, say), for telemetry.
-    errors: std::sync::atomic::AtomicU64,
 }
 
 impl Source {
@@ -113,11 +111,7 @@ impl Source {
             timeout,
         )?;
         consumer.subscribe(&names).map_err(setting_error)?;
-        Ok(Source {
-            consumer,
-            topics,
-            errors: Default::default(),
-        })
+        Ok(Source { consumer, topics })
     }
 
     pub fn topic_name(&self, id: PartitionId) -> &str {
@@ -140,8 +134,6 @@ impl Source {
                     }
                 }
                 Some(Err(e)) => {
-                    self.errors
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(error = %e, "consumer error (retrying)");
                     break;
                 }
@@ -202,9 +194,5 @@ impl Source {
                 (*id, confirmed)
             })
             .collect()
-    }
-
-    pub fn errors(&self) -> u64 {
-        self.errors.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

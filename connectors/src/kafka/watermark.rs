@@ -214,10 +214,6 @@ impl Watermarks {
         self.complete
     }
 
-    pub fn complete(&self) -> Option<Millis> {
-        self.complete
-    }
-
     /// The watermark of each partition (newest ts − lateness) and its counters.
     pub fn rows(&self) -> Vec<(PartitionId, Option<Millis>, PartitionStats)> {
         self.partitions
