@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
+use crate::policies::icp::IcpConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -18,6 +19,7 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 pub struct Policies {
     pub crynux: CrynuxConfig,
+    pub icp: IcpConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,7 @@ impl Config {
 
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
         let mut problems = self.policy.crynux.problems();
+        problems.extend(self.policy.icp.problems(self.policy.crynux.slide));
         problems.extend(self.kafka.problems());
         if problems.is_empty() {
             Ok(())
@@ -101,6 +104,27 @@ incentive_pool = "0"
 # events between one and two graces later are ignored, beyond that they start the task anew.
 # Raw task events are kept twice this long (memory), never the whole window.
 task_grace = "1d"
+
+# Policy `icp`: daily block-maker failure rates and reward reduction
+# (shared/reference/icp-node-rewards.md). Days are computed from the first day with a
+# block_maker_counters, block_round or reward_rate event on.
+[policy.icp]
+# The reduction curve r(FR) through two (relative FR, reduction) points, flat outside them.
+reduction_points = [["0.1", "0"], ["0.6", "0.8"]]
+# The subnet failure rate is this nearest-rank percentile of its nodes' failure rates.
+percentile = 75
+# How type3/type3.1 nodes of one provider in one country share a base: "v1" or "v2".
+type3_algorithm = "v1"
+# A monthly rate divided by this is the daily rate.
+days_per_month = "30.4375"
+# The coefficient of a reward_rate that carries no reward_coefficient_percent.
+default_coefficient_percent = 80
+# A UTC day (and a period) closes, final, this long after its end; at least policy.crynux.slide.
+grace = "1h"
+# How often (event time) the open days' icp_node_daily_live rows are recomputed.
+live_refresh = "10m"
+# The reward period of statements: "day", "week" (ISO, Monday to Sunday) or "month".
+period = "month"
 
 # Kafka, for `meritflow run` (and `meritflow produce`).
 [kafka]

@@ -22,6 +22,9 @@ use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
+use crate::policies::icp::dataflow::{build as build_icp, IcpInputs};
+use crate::policies::icp::state::IcpOut;
+use crate::policies::icp::tables::IcpParts;
 use crate::time::{slot, Millis};
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
@@ -129,6 +132,7 @@ pub struct Outputs {
     tasks: Captured<Id, (isize, isize)>,
     gpu_vram: Captured<(Id, u64)>,
     pay: Captured<PayRow>,
+    icp: Captured<IcpOut>,
 }
 
 impl Outputs {
@@ -140,6 +144,7 @@ impl Outputs {
             tasks: Captured::new(),
             gpu_vram: Captured::new(),
             pay: Captured::new(),
+            icp: Captured::new(),
         }
     }
 
@@ -162,6 +167,11 @@ impl Outputs {
         parts.canonical()
     }
 
+    /// The icp rows as of `as_of` (a completed time).
+    pub fn icp(&self, as_of: Millis) -> IcpParts {
+        IcpParts::from_rows(self.icp.snapshot(as_of))
+    }
+
     /// The latest time through which every output is complete and stored (None before the
     /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
@@ -180,11 +190,35 @@ impl Outputs {
         self.tasks.compact(upto);
         self.gpu_vram.compact(upto);
         self.pay.compact(upto);
+        self.icp.compact(upto);
     }
 }
 
 /// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 4;
+const CAPTURES: usize = 5;
+
+/// The input sessions of every policy's dataflow.
+struct Inputs {
+    crynux: CrynuxInputs,
+    icp: IcpInputs,
+}
+
+impl Inputs {
+    fn advance_to(&mut self, time: Millis) {
+        self.crynux.advance_to(time);
+        self.icp.advance_to(time);
+    }
+
+    fn flush(&mut self) {
+        self.crynux.flush();
+        self.icp.flush();
+    }
+
+    fn feed(&mut self, event: &Event, seq: u64) {
+        self.crynux.feed(event, seq);
+        self.icp.feed(event, seq);
+    }
+}
 
 fn capture<'s, D, R>(
     collection: Collection<'s, Millis, D, R>,
@@ -213,7 +247,7 @@ fn capture<'s, D, R>(
 /// One worker's handle on the running dataflow.
 pub struct Session<'w> {
     worker: &'w mut Worker,
-    inputs: CrynuxInputs,
+    inputs: Inputs,
     probe: ProbeHandle<Millis>,
     slide: Millis,
     time: Millis,
@@ -323,14 +357,20 @@ where
     let outputs = Arc::new(Outputs::new(workers.max(1)));
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
+    let icp_cfg = config.policy.icp.clone();
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
-        let mut inputs = CrynuxInputs::new(&cfg);
+        let mut inputs = Inputs {
+            crynux: CrynuxInputs::new(&cfg),
+            icp: IcpInputs::new(cfg.slide.millis()),
+        };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
         let w = worker.index();
         worker.dataflow::<Millis, _, _>(|scope| {
-            let out = build(scope, &mut inputs, &cfg);
+            let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg);
+            capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
+            let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out
             });

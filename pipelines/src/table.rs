@@ -15,6 +15,8 @@ pub enum ColumnType {
     Decimal,
     /// Event time, milliseconds since the epoch (UTC).
     Timestamp,
+    /// A UTC day, days since 1970-01-01.
+    Date,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +27,7 @@ pub enum Cell {
     Bool(Option<bool>),
     Decimal(Option<Decimal>),
     Timestamp(Option<Millis>),
+    Date(Option<i32>),
 }
 
 impl From<String> for Cell {
@@ -87,6 +90,17 @@ pub fn opt_int(v: Option<u64>) -> Cell {
     Cell::Int(v.and_then(|v| i64::try_from(v).ok()))
 }
 
+/// A day (days since 1970-01-01) as `YYYY-MM-DD`.
+pub fn format_date(day: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .expect("epoch")
+        .checked_add_signed(chrono::TimeDelta::days(day as i64))
+        .map_or_else(
+            || format!("day {day}"),
+            |d| d.format("%Y-%m-%d").to_string(),
+        )
+}
+
 pub fn timestamp(v: Millis) -> Cell {
     Cell::Timestamp(Some(v))
 }
@@ -122,6 +136,7 @@ impl Table {
                 Cell::Bool(v) => v.map_or(Value::Null, Value::Bool),
                 Cell::Decimal(v) => v.map_or(Value::Null, |d| Value::String(d.to_string())),
                 Cell::Timestamp(v) => v.map_or(Value::Null, |t| Value::String(format_rfc3339(t))),
+                Cell::Date(v) => v.map_or(Value::Null, |d| Value::String(format_date(d))),
             };
             object.insert((*name).to_owned(), value);
         }

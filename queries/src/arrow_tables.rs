@@ -1,12 +1,12 @@
 //! `Table` (the dataflow's view) to Arrow, with the column types of the table contract:
-//! times `Timestamp(Millisecond, UTC)`, exact amounts `Decimal128`, scores `Float64`, counts
+//! times `Timestamp(Millisecond, UTC)`, days `Date32`, exact amounts `Decimal128`, scores `Float64`, counts
 //! `Int64`, flags `Boolean`.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, Decimal128Builder, Float64Builder, Int64Builder,
+    StringBuilder, TimestampMillisecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -17,16 +17,19 @@ use crate::QueryError;
 /// Largest scale rust_decimal produces; Arrow's Decimal128 holds 38 digits.
 const DECIMAL_PRECISION: u8 = 38;
 
+/// The scale of a decimal column: the largest among its values, less where the integer digits
+/// would not leave room for it in 38 digits (then values are rounded half-even to it).
 fn decimal_scale(table: &Table, column: usize) -> u32 {
-    table
-        .rows
-        .iter()
-        .filter_map(|row| match &row[column] {
-            Cell::Decimal(Some(d)) => Some(d.normalize().scale()),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
+    let (mut scale, mut int_digits) = (0u32, 1u32);
+    for row in &table.rows {
+        if let Cell::Decimal(Some(d)) = &row[column] {
+            let d = d.normalize();
+            scale = scale.max(d.scale());
+            let int = d.trunc().abs().mantissa();
+            int_digits = int_digits.max(int.checked_ilog10().map_or(1, |l| l + 1));
+        }
+    }
+    scale.min(DECIMAL_PRECISION as u32 - int_digits)
 }
 
 pub fn to_batch(table: &Table) -> Result<RecordBatch, QueryError> {
@@ -86,7 +89,7 @@ pub fn to_batch(table: &Table) -> Result<RecordBatch, QueryError> {
                 for cell in cells {
                     match cell {
                         Cell::Decimal(Some(d)) => {
-                            let d = d.normalize();
+                            let d = d.round_dp(scale).normalize();
                             b.append_value(d.mantissa() * 10i128.pow(scale - d.scale()));
                         }
                         Cell::Decimal(None) => b.append_null(),
@@ -94,6 +97,16 @@ pub fn to_batch(table: &Table) -> Result<RecordBatch, QueryError> {
                     }
                 }
                 (data_type, Arc::new(b.finish()))
+            }
+            ColumnType::Date => {
+                let mut b = Date32Builder::new();
+                for cell in cells {
+                    match cell {
+                        Cell::Date(v) => b.append_option(*v),
+                        other => return Err(wrong(name, other)),
+                    }
+                }
+                (DataType::Date32, Arc::new(b.finish()))
             }
             ColumnType::Timestamp => {
                 let mut b = TimestampMillisecondBuilder::new().with_timezone("UTC");

@@ -1,3 +1,4 @@
 //! One module per policy: its config, its pure formulas, its dataflow, its tables.
 
 pub mod crynux;
+pub mod icp;
