@@ -132,9 +132,9 @@ pub enum Body {
     RewardRate {
         region: String,
         node_type: String,
-        xdr_permyriad_per_node_per_month: Decimal,
+        xdr_permyriad_per_node_per_month: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
-        reward_coefficient_percent: Option<Decimal>,
+        reward_coefficient_percent: Option<u64>,
     },
     Probe {
         node: String,
@@ -432,9 +432,9 @@ pub fn decode_object(map: &Map<String, Value>) -> Result<Event, Rejection> {
         "reward_rate" => Body::RewardRate {
             region: f.id("region")?,
             node_type: f.id("node_type")?,
-            xdr_permyriad_per_node_per_month: f.amount("xdr_permyriad_per_node_per_month", true)?,
-            reward_coefficient_percent: match f.opt_amount("reward_coefficient_percent", true)? {
-                Some(p) if p > Decimal::ONE_HUNDRED => {
+            xdr_permyriad_per_node_per_month: f.count("xdr_permyriad_per_node_per_month")?,
+            reward_coefficient_percent: match f.opt_count("reward_coefficient_percent")? {
+                Some(p) if p > 100 => {
                     return Err(f.error(
                         "reward_coefficient_percent",
                         format!("{p} is outside 0..=100"),

@@ -105,11 +105,11 @@ fn body() -> impl Strategy<Value = Body> {
                 failed_total: f,
             }
         }),
-        (id(), amount()).prop_map(|(region, rate)| Body::RewardRate {
+        (id(), any::<u64>()).prop_map(|(region, rate)| Body::RewardRate {
             region,
             node_type: "type3.1".into(),
             xdr_permyriad_per_node_per_month: rate,
-            reward_coefficient_percent: Some(Decimal::new(95, 0))
+            reward_coefficient_percent: Some(95)
         }),
         (id(), any::<bool>(), proptest::option::of(small_f64())).prop_map(
             |(node, ok, latency_ms)| Body::Probe {

@@ -125,10 +125,10 @@ fn day_inputs(visible: &[&IcpInput], day: Day) -> DayInputs {
                 r.node_type = node_type.clone().or(r.node_type.take());
             }
             Change::Left { node } => {
-                if let Some(r) = registry.get_mut(node) {
-                    r.active = false;
-                    r.left_on = Some(d);
-                }
+                // Leaving marks the day even for a node not (yet) registered.
+                let r = registry.entry(node.clone()).or_default();
+                r.active = false;
+                r.left_on = Some(d);
             }
             Change::Rate {
                 region,

@@ -102,8 +102,8 @@ impl IcpInput {
                 region: ids.id(region),
                 node_type: ids.id(node_type),
                 entry: RateEntry {
-                    monthly: *xdr_permyriad_per_node_per_month,
-                    coefficient_percent: *reward_coefficient_percent,
+                    monthly: (*xdr_permyriad_per_node_per_month).into(),
+                    coefficient_percent: reward_coefficient_percent.map(Into::into),
                 },
             },
             _ => return None,
