@@ -4,3 +4,4 @@
 pub mod file;
 pub mod kafka;
 pub mod sim;
+pub mod statement_store;
