@@ -1,10 +1,12 @@
 //! `meritflow`: the command line. Wiring only: the work is in the library crates.
 
 mod demo;
+mod explain;
 mod produce;
 mod replay;
 mod run;
 mod simulate;
+mod statements;
 mod tables;
 mod topics;
 
@@ -39,6 +41,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Write a seeded simulated fleet's events as JSONL to stdout.
     Simulate(simulate::SimulateArgs),
+    /// Print or export a closed period's statement from the statement store, with its sha256.
+    Statement(statements::StatementArgs),
+    /// Explain, step by step, how a node's icp reward for one day came out.
+    Explain(explain::ExplainArgs),
     /// Print or check the configuration file.
     Config {
         /// Print the full configuration with every field at its default, documented.
@@ -91,6 +97,8 @@ fn main() -> ExitCode {
         Command::Topics(args) => topics::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Statement(args) => statements::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Config {
             print_defaults,
             check,

@@ -19,16 +19,8 @@ use crate::OutputFormat;
 
 #[derive(Args)]
 pub struct ReplayArgs {
-    /// JSONL event files, replayed in the order given.
-    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
-    events: Vec<PathBuf>,
-    /// Configuration file (defaults apply to everything it does not set).
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// The moment the queries see: RFC 3339 or epoch milliseconds. Default: the largest valid
-    /// event ts, rounded up to the slide.
-    #[arg(long, value_name = "TS", value_parser = parse_ts)]
-    as_of: Option<Millis>,
+    #[command(flatten)]
+    input: ReplayInput,
     /// A SQL query to run over the final state (repeatable; runs in the order given).
     #[arg(long, value_name = "SQL")]
     query: Vec<String>,
@@ -38,9 +30,28 @@ pub struct ReplayArgs {
     /// How results are printed.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
+}
+
+/// What to replay, shared by `replay` and `explain`.
+#[derive(Args)]
+pub struct ReplayInput {
+    /// JSONL event files, replayed in the order given.
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    pub events: Vec<PathBuf>,
+    /// Configuration file (defaults apply to everything it does not set).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The moment the queries see: RFC 3339 or epoch milliseconds. Default: the largest valid
+    /// event ts, rounded up to the slide.
+    #[arg(long, value_name = "TS", value_parser = parse_ts)]
+    pub as_of: Option<Millis>,
     /// Worker threads of the dataflow. The output does not depend on it.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    workers: u16,
+    pub workers: u16,
+    /// Where closed periods' statements are written (once) and read from (default: the
+    /// config's statements.storage_dir).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
 }
 
 fn parse_ts(text: &str) -> Result<Millis, String> {
@@ -82,7 +93,6 @@ fn progress_bar(len: u64, what: &str) -> ProgressBar {
 }
 
 pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
-    let config = crate::load_config(args.config.as_ref())?;
     let mut inline = args.query.into_iter();
     let mut files = args.query_file.into_iter();
     let mut queries = Vec::new();
@@ -97,13 +107,54 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         });
     }
     if queries.is_empty() {
-        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, rejects, late_events)");
+        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, icp_node_daily, icp_node_daily_live, icp_subnet_daily, icp_provider_daily, statements, rejects, late_events)");
     }
 
+    let replayed = replay_input(&args.input)?;
+    let store = crate::statements::store(
+        args.input.store.as_ref(),
+        &replayed.config.statements.storage_dir,
+    );
+    let tables = crate::tables::snapshot(
+        &replayed.outputs,
+        replayed.as_of,
+        &replayed.config,
+        &replayed.rejects,
+        &replayed.late,
+        &store.read_all()?,
+    );
+    let catalog = Catalog::new(&tables)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    let mut out = String::new();
+    for (i, sql) in queries.iter().enumerate() {
+        let result = runtime
+            .block_on(catalog.query(sql))
+            .with_context(|| format!("query {} failed", i + 1))?;
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&render(&result, args.format.into())?);
+    }
+    crate::emit(&out)?;
+    Ok(())
+}
+
+/// A finished replay: the outputs complete through `as_of`, and what did not count.
+pub struct Replayed {
+    pub config: meritflow_pipelines::config::Config,
+    pub outputs: Arc<engine::Outputs>,
+    pub as_of: Millis,
+    pub rejects: Vec<file::Reject>,
+    pub late: Vec<meritflow_pipelines::policies::crynux::late::LateTaskEvent>,
+}
+
+/// Reads the files, runs the dataflow through `as_of` and writes the closed statements.
+pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
+    let config = crate::load_config(input.config.as_ref())?;
     let started = Instant::now();
-    let bytes = file::total_bytes(&args.events);
+    let bytes = file::total_bytes(&input.events);
     let bar = progress_bar(bytes, "reading");
-    let loaded = file::load(&args.events, |read| bar.set_position(read))?;
+    let loaded = file::load(&input.events, |read| bar.set_position(read))?;
     bar.finish_and_clear();
     let total_lines = loaded.events.len() + loaded.rejects.len();
     if !loaded.rejects.is_empty() {
@@ -114,7 +165,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         );
     }
     let slide = config.policy.crynux.slide.millis();
-    let as_of = args
+    let as_of = input
         .as_of
         .or_else(|| {
             loaded
@@ -140,7 +191,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
     let tick = Arc::clone(&bar);
     let outputs = engine::replay(
         &config,
-        args.workers as usize,
+        input.workers as usize,
         loaded.events,
         as_of,
         Arc::new(move |n| tick.set_position(n)),
@@ -149,19 +200,13 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
     bar.finish_and_clear();
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
 
-    let tables = crate::tables::snapshot(&outputs, as_of, &config, &loaded.rejects, &late);
-    let catalog = Catalog::new(&tables)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    let mut out = String::new();
-    for (i, sql) in queries.iter().enumerate() {
-        let result = runtime
-            .block_on(catalog.query(sql))
-            .with_context(|| format!("query {} failed", i + 1))?;
-        if i > 0 {
-            out.push('\n');
-        }
-        out.push_str(&render(&result, args.format.into())?);
-    }
-    crate::emit(&out)?;
-    Ok(())
+    let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
+    crate::statements::persist(&store, &outputs.icp(as_of).statements)?;
+    Ok(Replayed {
+        config,
+        outputs,
+        as_of,
+        rejects: loaded.rejects,
+        late,
+    })
 }

@@ -6,6 +6,8 @@ use std::ops::ControlFlow;
 
 use clap::Args;
 use meritflow_connectors::sim::{generate, FleetSpec};
+use meritflow_connectors::sim_icp::{icp_month, IcpSpec};
+use meritflow_pipelines::events::Event;
 
 #[derive(Args)]
 pub struct SimulateArgs {
@@ -24,6 +26,53 @@ pub struct SimulateArgs {
     /// Stop after this many events.
     #[arg(long)]
     limit: Option<u64>,
+    /// Which network to simulate: a crynux task fleet, or an ICP-style month of block-maker
+    /// counters (with --month, --subnets).
+    #[arg(long, value_enum, default_value_t = Network::Crynux)]
+    network: Network,
+    /// The month an icp simulation covers (its first hours of the next month included, so it
+    /// closes).
+    #[arg(long, default_value = "2026-10")]
+    month: String,
+    /// Subnets of an icp simulation.
+    #[arg(long, default_value_t = 30)]
+    subnets: usize,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Network {
+    Crynux,
+    Icp,
+}
+
+fn icp_spec(args: &SimulateArgs) -> anyhow::Result<IcpSpec> {
+    let first = chrono::NaiveDate::parse_from_str(&format!("{}-01", args.month), "%Y-%m-%d")
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "--month `{}` is not a month: write YYYY-MM, e.g. 2026-10",
+                args.month
+            )
+        })?;
+    let next = first
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| anyhow::anyhow!("--month {} is out of range", args.month))?;
+    let start = first
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp_millis();
+    if start < 86_400_000 || args.nodes == 0 || args.subnets == 0 {
+        anyhow::bail!(
+            "an icp simulation needs a month after 1970-01, --nodes and --subnets above 0"
+        );
+    }
+    Ok(IcpSpec {
+        nodes: args.nodes,
+        subnets: args.subnets,
+        start: start as u64,
+        days: (next - first).num_days() as u64,
+        seed: args.seed,
+    })
 }
 
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
@@ -37,12 +86,16 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..FleetSpec::demo()
     };
+    let icp = match args.network {
+        Network::Icp => Some(icp_month(&icp_spec(&args)?)),
+        Network::Crynux => None,
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut written = 0u64;
     let limit = args.limit.unwrap_or(u64::MAX);
     let mut failure = None;
-    generate(&spec, |event| {
+    let mut write = |event: Event| {
         if let Err(e) = writeln!(out, "{}", event.to_json()) {
             failure = Some(e);
             return ControlFlow::Break(());
@@ -53,7 +106,17 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         } else {
             ControlFlow::Continue(())
         }
-    });
+    };
+    match icp {
+        Some(events) => {
+            for event in events {
+                if write(event).is_break() {
+                    break;
+                }
+            }
+        }
+        None => generate(&spec, write),
+    }
     if let Some(e) = failure {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(e.into());

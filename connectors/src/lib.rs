@@ -4,4 +4,5 @@
 pub mod file;
 pub mod kafka;
 pub mod sim;
+pub mod sim_icp;
 pub mod statement_store;

@@ -95,7 +95,11 @@ impl StatementStore {
     }
 
     /// One stored statement, or None when that period has none.
-    pub fn read(&self, policy: &str, period: &str) -> Result<Option<Vec<StatementRow>>, StoreError> {
+    pub fn read(
+        &self,
+        policy: &str,
+        period: &str,
+    ) -> Result<Option<Vec<StatementRow>>, StoreError> {
         let path = self.file(policy, period);
         if !path.exists() {
             return Ok(None);
@@ -127,7 +131,12 @@ impl StatementStore {
             };
             let mut names: Vec<String> = entries
                 .filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.strip_prefix(prefix).map(str::to_owned))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_prefix(prefix)
+                        .map(str::to_owned)
+                })
                 .collect();
             names.sort();
             Ok(names)
@@ -136,7 +145,11 @@ impl StatementStore {
         for policy in list(&self.dir, "policy=")? {
             let dir = self.dir.join(format!("policy={policy}"));
             for period in list(&dir, "period=")? {
-                if dir.join(format!("period={period}")).join(FILE_NAME).exists() {
+                if dir
+                    .join(format!("period={period}"))
+                    .join(FILE_NAME)
+                    .exists()
+                {
                     pairs.push((policy.clone(), period));
                 }
             }
@@ -175,10 +188,21 @@ fn canonical_line(r: &StatementRow) -> String {
 
 /// The scale amounts are stored at: the largest any row needs, within 38 digits.
 fn amount_scale(rows: &[StatementRow]) -> u32 {
-    let scale = rows.iter().map(|r| r.amount.normalize().scale()).max().unwrap_or(0);
+    let scale = rows
+        .iter()
+        .map(|r| r.amount.normalize().scale())
+        .max()
+        .unwrap_or(0);
     let int_digits = rows
         .iter()
-        .map(|r| r.amount.trunc().abs().mantissa().checked_ilog10().map_or(1, |l| l + 1))
+        .map(|r| {
+            r.amount
+                .trunc()
+                .abs()
+                .mantissa()
+                .checked_ilog10()
+                .map_or(1, |l| l + 1)
+        })
         .max()
         .unwrap_or(1);
     scale.min(38 - int_digits)
@@ -221,7 +245,10 @@ fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), Store
     )
     .map_err(|e| io(e.to_string()))?;
     let props = WriterProperties::builder()
-        .set_key_value_metadata(Some(vec![KeyValue::new(SHA_KEY.to_owned(), sha.to_owned())]))
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            SHA_KEY.to_owned(),
+            sha.to_owned(),
+        )]))
         .build();
     let file = File::create(path).map_err(|e| io(e.to_string()))?;
     let mut writer =
@@ -332,12 +359,26 @@ mod tests {
         let back = store.read("icp", "2026-10").unwrap().unwrap();
         assert_eq!(back, rows);
         assert_eq!(super::sha256(&back), sha);
-        assert_eq!(store.write(&rows).unwrap(), Written::Same { sha256: sha.clone() });
+        assert_eq!(
+            store.write(&rows).unwrap(),
+            Written::Same {
+                sha256: sha.clone()
+            }
+        );
         let mut changed = rows.clone();
         changed[0].amount = Decimal::from(1);
-        assert!(matches!(store.write(&changed).unwrap(), Written::Conflict { stored, .. } if stored == sha));
-        assert_eq!(store.read("icp", "2026-10").unwrap().unwrap(), rows, "unchanged");
-        assert_eq!(store.periods().unwrap(), [("icp".to_owned(), "2026-10".to_owned())]);
+        assert!(
+            matches!(store.write(&changed).unwrap(), Written::Conflict { stored, .. } if stored == sha)
+        );
+        assert_eq!(
+            store.read("icp", "2026-10").unwrap().unwrap(),
+            rows,
+            "unchanged"
+        );
+        assert_eq!(
+            store.periods().unwrap(),
+            [("icp".to_owned(), "2026-10".to_owned())]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -6,12 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
+use crate::policies::icp::period::StatementsConfig;
 use crate::policies::icp::IcpConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub policy: Policies,
+    pub statements: StatementsConfig,
     pub kafka: KafkaConfig,
 }
 
@@ -107,7 +109,7 @@ task_grace = "1d"
 
 # Policy `icp`: daily block-maker failure rates and reward reduction
 # (shared/reference/icp-node-rewards.md). Days are computed from the first day with a
-# block_maker_counters, block_round or reward_rate event on.
+# block_maker_counters or block_round event on.
 [policy.icp]
 # The reduction curve r(FR) through two (relative FR, reduction) points, flat outside them.
 reduction_points = [["0.1", "0"], ["0.6", "0.8"]]
@@ -122,9 +124,16 @@ default_coefficient_percent = 80
 # A UTC day (and a period) closes, final, this long after its end; at least policy.crynux.slide.
 grace = "1h"
 # How often (event time) the open days' icp_node_daily_live rows are recomputed.
-live_refresh = "10m"
-# The reward period of statements: "day", "week" (ISO, Monday to Sunday) or "month".
+live_refresh = "1h"
+
+# Period statements: what each policy that pays owes for a closed period, final once written.
+[statements]
+# The reward period: "day", "week" (ISO, Monday to Sunday) or "month" (calendar month, UTC).
+# A period closes policy.icp.grace after its last day.
 period = "month"
+# The Parquet store: <storage_dir>/policy=<policy>/period=<period>/statement.parquet, each
+# written once and never replaced. The `statements` SQL table reads it.
+storage_dir = "meritflow-store"
 
 # Kafka, for `meritflow run` (and `meritflow produce`).
 [kafka]

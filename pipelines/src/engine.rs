@@ -358,6 +358,7 @@ where
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
     let icp_cfg = config.policy.icp.clone();
+    let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
         let mut inputs = Inputs {
@@ -368,7 +369,7 @@ where
         let store = Arc::clone(&shared);
         let w = worker.index();
         worker.dataflow::<Millis, _, _>(|scope| {
-            let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg);
+            let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
             let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {

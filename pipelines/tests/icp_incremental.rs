@@ -9,10 +9,11 @@ use std::sync::Arc;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{BlockOutcome, Body, Event};
-use meritflow_pipelines::policies::icp::config::{Period, Type3Algorithm};
+use meritflow_pipelines::policies::icp::config::Type3Algorithm;
+use meritflow_pipelines::policies::icp::period::Period;
 use meritflow_pipelines::policies::icp::reference::icp_reference;
 use meritflow_pipelines::policies::icp::tables::IcpParts;
-use meritflow_pipelines::time::slot;
+use meritflow_pipelines::time::{slot, Span};
 use proptest::prelude::*;
 
 /// 2026-10-01T00:00:00Z.
@@ -22,8 +23,9 @@ const STEPS: u64 = 4 * 72;
 
 fn config(period: Period, algorithm: Type3Algorithm) -> Config {
     let mut config = Config::default();
-    config.policy.icp.period = period;
+    config.statements.period = period;
     config.policy.icp.type3_algorithm = algorithm;
+    config.policy.icp.live_refresh = Span::minutes(10);
     config
 }
 
@@ -117,7 +119,7 @@ proptest! {
         let outputs = engine::replay(&config, workers, events.clone(), end, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
             let incremental = outputs.icp(as_of);
-            let plain = icp_reference(&events, as_of, slide, &config.policy.icp);
+            let plain = icp_reference(&events, as_of, slide, &config.policy.icp, config.statements.period);
             prop_assert!(incremental == plain, "as of {}: {}", as_of, first_difference(&incremental, &plain));
         }
     }
@@ -173,7 +175,13 @@ fn a_month_closes_into_a_statement() {
     let parts = outputs.icp(as_of);
     assert_eq!(
         parts,
-        icp_reference(&events, as_of, 60_000, &config.policy.icp)
+        icp_reference(
+            &events,
+            as_of,
+            60_000,
+            &config.policy.icp,
+            config.statements.period
+        )
     );
     let amounts: Vec<(String, Option<String>, String)> = parts
         .statements

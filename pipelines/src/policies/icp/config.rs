@@ -13,17 +13,6 @@ pub enum Type3Algorithm {
     V2,
 }
 
-/// How long a reward period is; statements are written when one closes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Period {
-    Day,
-    /// ISO week, Monday to Sunday.
-    Week,
-    /// Calendar month.
-    Month,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IcpConfig {
@@ -42,8 +31,6 @@ pub struct IcpConfig {
     pub grace: Span,
     /// How often (event time) `icp_node_daily_live` is recomputed for the open days.
     pub live_refresh: Span,
-    /// The reward period of statements.
-    pub period: Period,
 }
 
 impl Default for IcpConfig {
@@ -58,8 +45,7 @@ impl Default for IcpConfig {
             days_per_month: Decimal::new(304375, 4),
             default_coefficient_percent: 80,
             grace: Span::hours(1),
-            live_refresh: Span::minutes(10),
-            period: Period::Month,
+            live_refresh: Span::hours(1),
         }
     }
 }

@@ -16,6 +16,7 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
+use super::period::Period;
 use super::state::{IcpInput, IcpOut, IcpState};
 use crate::events::Event;
 use crate::id::Interner;
@@ -58,10 +59,11 @@ pub fn build<'s>(
     scope: Scope<'s, Millis>,
     inputs: &mut IcpInputs,
     cfg: &IcpConfig,
+    period: Period,
 ) -> Collection<'s, Millis, IcpOut> {
     let slide = inputs.slide;
     let refresh = cfg.live_refresh.millis();
-    let mut state = IcpState::new(cfg);
+    let mut state = IcpState::new(cfg, period);
     inputs
         .events
         .to_collection(scope)

@@ -6,9 +6,40 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
-use super::config::Period;
 use super::day::{Day, NodeDay, ProviderDay};
 use crate::id::Id;
+use serde::{Deserialize, Serialize};
+
+/// How long a reward period is; statements are written when one closes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    /// ISO week, Monday to Sunday.
+    Week,
+    /// Calendar month.
+    #[default]
+    Month,
+}
+
+/// `[statements]`: where closed periods' statements go.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatementsConfig {
+    /// The reward period.
+    pub period: Period,
+    /// The Parquet store of closed statements.
+    pub storage_dir: String,
+}
+
+impl Default for StatementsConfig {
+    fn default() -> Self {
+        StatementsConfig {
+            period: Period::Month,
+            storage_dir: "meritflow-store".into(),
+        }
+    }
+}
 
 /// The date of a day.
 pub fn date_of(day: Day) -> NaiveDate {
@@ -101,13 +132,15 @@ impl PeriodSums {
         let mut rows = Vec::new();
         for (provider, (days, base, adjusted)) in &self.providers {
             let detail = format!(
-                r#"{{"days":{days},"base_xdr_permyriad":"{base}","rule":"sum of the provider's daily adjusted totals, each truncated"}}"#
+                r#"{{"days":{days},"base_xdr_permyriad":"{}","rule":"sum of the provider's daily adjusted totals, each truncated"}}"#,
+                base.normalize()
             );
             rows.push(row(provider, None, *adjusted, detail));
         }
         for ((provider, node), (days, base, adjusted)) in &self.nodes {
             let detail = format!(
-                r#"{{"days":{days},"base_xdr_permyriad":"{base}","rule":"sum of the node's daily adjusted rewards, exact"}}"#
+                r#"{{"days":{days},"base_xdr_permyriad":"{}","rule":"sum of the node's daily adjusted rewards, exact"}}"#,
+                base.normalize()
             );
             rows.push(row(provider, Some(node), *adjusted, detail));
         }

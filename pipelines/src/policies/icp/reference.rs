@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::config::IcpConfig;
 use super::day::{compute_day, day_end, day_of, day_start, Day, DayInputs, Rewardable};
-use super::period::{period_of, PeriodSums};
+use super::period::{period_of, Period, PeriodSums};
 use super::state::{Change, IcpInput};
 use super::tables::IcpParts;
 use crate::events::Event;
@@ -19,6 +19,7 @@ pub fn icp_reference(
     as_of: Millis,
     slide: Millis,
     cfg: &IcpConfig,
+    period: Period,
 ) -> IcpParts {
     let mut ids = Interner::default();
     let mut inputs: Vec<(Millis, IcpInput)> = events
@@ -54,7 +55,7 @@ pub fn icp_reference(
     let mut day = first;
     while closed(day) {
         let result = compute_day(day, &day_inputs(&all, day), cfg);
-        let (name, last) = period_of(day, cfg.period);
+        let (name, last) = period_of(day, period);
         periods
             .entry(name)
             .or_insert_with(|| (last, PeriodSums::default()))

@@ -11,7 +11,7 @@ use super::day::{
     compute_day, day_end, day_of, day_start, Day, DayInputs, NodeDay, ProviderDay, RateEntry,
     Rewardable, SubnetDay,
 };
-use super::period::{period_of, PeriodSums, StatementRow};
+use super::period::{period_of, Period, PeriodSums, StatementRow};
 use crate::events::{BlockOutcome, Body, Event};
 use crate::id::{Id, Interner};
 use crate::time::Millis;
@@ -115,13 +115,10 @@ impl IcpInput {
         })
     }
 
-    /// Block making and the rewards table belong to icp alone; the registry is shared with other
-    /// policies, so registrations alone do not start icp's days.
+    /// Days are computed from the first day with block making on: the registry is shared with
+    /// other policies and a rewards table may be loaded long before, so neither starts them.
     pub fn starts_days(&self) -> bool {
-        matches!(
-            self.change,
-            Change::Counters { .. } | Change::Round { .. } | Change::Rate { .. }
-        )
+        matches!(self.change, Change::Counters { .. } | Change::Round { .. })
     }
 }
 
@@ -152,7 +149,8 @@ type Snapshot = (Millis, u64, u64, u64);
 
 pub struct IcpState {
     cfg: IcpConfig,
-    /// The day of the first block-making or rewards-table input: days are computed from it on.
+    period: Period,
+    /// The day of the first block-making input: days are computed from it on.
     first_day: Option<Day>,
     /// The earliest day not yet closed.
     next_open: Option<Day>,
@@ -171,9 +169,10 @@ pub struct IcpState {
 }
 
 impl IcpState {
-    pub fn new(cfg: &IcpConfig) -> IcpState {
+    pub fn new(cfg: &IcpConfig, period: Period) -> IcpState {
         IcpState {
             cfg: cfg.clone(),
+            period,
             first_day: None,
             next_open: None,
             registry: BTreeMap::new(),
@@ -257,7 +256,7 @@ impl IcpState {
         let grace = self.cfg.grace.millis();
         while let Some(day) = self.next_open.filter(|d| day_end(*d) + grace <= t) {
             let result = compute_day(day, &self.inputs_of(day), &self.cfg);
-            let (period, last) = period_of(day, self.cfg.period);
+            let (period, last) = period_of(day, self.period);
             self.periods
                 .entry(period)
                 .or_insert_with(|| (last, PeriodSums::default()))
