@@ -46,12 +46,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let source = Source::connect(kafka, CONNECT_TIMEOUT)?;
     let sink = Sink::connect(kafka, &Sink::output_topics(kafka), CONNECT_TIMEOUT)?;
     eprintln!(
-        "meritflow: reading {} from {} as group {}; results to {} and {}, rejects to {}. Ctrl-C drains and stops.",
+        "meritflow: reading {} from {} as group {}; results to {}, {} and {}, rejects to {}. Ctrl-C drains and stops.",
         kafka.input_topics.join(", "),
         kafka.brokers,
         kafka.group_id,
         kafka.scores_topic,
         kafka.triggers_topic,
+        kafka.statements_topic,
         kafka.rejects_topic
     );
     let options = RunOptions {

@@ -150,6 +150,9 @@ rejects_topic = "meritflow.rejects"
 scores_topic = "meritflow.scores"
 # Trigger rows as JSON, keyed by the trigger id, each time a trigger changes state.
 triggers_topic = "meritflow.triggers"
+# Closed periods' statement rows as JSON, written once when a period closes (after the
+# statement store has them), keyed policy/period/provider[/node].
+statements_topic = "meritflow.statements"
 # Per partition, event time is complete up to its newest ts minus this; events older than the
 # completed time (minimum over partitions) are late: counted and written to rejects_topic.
 allowed_lateness = "5s"

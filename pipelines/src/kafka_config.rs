@@ -22,6 +22,8 @@ pub struct KafkaConfig {
     pub scores_topic: String,
     /// Trigger rows, keyed by trigger id.
     pub triggers_topic: String,
+    /// Closed periods' statement rows, once each, keyed `policy/period/provider[/node]`.
+    pub statements_topic: String,
     /// How far behind the newest `ts` of a partition its events may still arrive and count.
     pub allowed_lateness: Span,
     /// A partition that delivers nothing for this long stops holding event time back.
@@ -82,6 +84,7 @@ impl Default for KafkaConfig {
             rejects_topic: "meritflow.rejects".into(),
             scores_topic: "meritflow.scores".into(),
             triggers_topic: "meritflow.triggers".into(),
+            statements_topic: "meritflow.statements".into(),
             allowed_lateness: Span(5_000),
             idle_timeout: Span(10_000),
             max_future: Span::hours(1),
@@ -108,6 +111,7 @@ impl KafkaConfig {
             ("rejects_topic", &self.rejects_topic),
             ("scores_topic", &self.scores_topic),
             ("triggers_topic", &self.triggers_topic),
+            ("statements_topic", &self.statements_topic),
         ];
         for (name, topic) in outputs {
             if topic.trim().is_empty() {

@@ -31,7 +31,12 @@ pub fn plan(cfg: &KafkaConfig, partitions: i32, input_retention_ms: u64) -> Vec<
             configs: vec![("retention.ms", input_retention_ms.to_string())],
         })
         .collect();
-    for name in [&cfg.scores_topic, &cfg.triggers_topic] {
+    // Statement rows have unique keys, so compaction keeps every one of them.
+    for name in [
+        &cfg.scores_topic,
+        &cfg.triggers_topic,
+        &cfg.statements_topic,
+    ] {
         plans.push(TopicPlan {
             name: name.clone(),
             partitions,

@@ -15,7 +15,12 @@ impl Embedded {
     pub fn start(cfg: &KafkaConfig, partitions: i32) -> Result<Embedded, String> {
         let cluster =
             MockCluster::new(1).map_err(|e| format!("cannot start the embedded Kafka: {e}"))?;
-        let outputs = [&cfg.rejects_topic, &cfg.scores_topic, &cfg.triggers_topic];
+        let outputs = [
+            &cfg.rejects_topic,
+            &cfg.scores_topic,
+            &cfg.triggers_topic,
+            &cfg.statements_topic,
+        ];
         for topic in cfg.input_topics.iter().chain(outputs) {
             cluster
                 .create_topic(topic, partitions, 1)

@@ -15,7 +15,7 @@
 //! `watermark` for idle partitions and the end of a quiet stream). An event at
 //! or before it is late: counted in `ingest`, written to the rejects topic, not fed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,10 @@ use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine::{self, Outputs, Session};
 use meritflow_pipelines::events::decode;
 use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
+use meritflow_pipelines::policies::icp::period::StatementRow;
+use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables};
+
+use crate::statement_store::{StatementStore, Written};
 use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
 use meritflow_pipelines::time::{format_rfc3339, Millis};
 
@@ -158,6 +162,8 @@ pub fn run(
                 tracker: CommitTracker::default(),
                 scores: HashMap::new(),
                 triggers: HashMap::new(),
+                store: StatementStore::new(&config.statements.storage_dir),
+                stated: Default::default(),
                 published: None,
                 recent: VecDeque::new(),
                 keep: options.keep_rejects,
@@ -411,6 +417,9 @@ struct Publisher<'a> {
     /// Last written crynux_qos row per node and trigger row per id (without `as_of`).
     scores: HashMap<String, String>,
     triggers: HashMap<String, String>,
+    /// Where closed statements go first; (policy, period) pairs already stored and sent.
+    store: StatementStore,
+    stated: std::collections::HashSet<(String, String)>,
     published: Option<Millis>,
     recent: VecDeque<Reject>,
     keep: usize,
@@ -462,8 +471,11 @@ impl Publisher<'_> {
         if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
                 let parts = outputs.crynux(through);
-                let current = crynux_tables(&parts, through, &self.config.policy.crynux);
+                let mut current = crynux_tables(&parts, through, &self.config.policy.crynux);
+                let icp = outputs.icp(through);
+                current.extend(icp_tables(&icp));
                 self.write_changes(&current, through);
+                self.write_statements(&icp.statements);
                 outputs.compact(through);
                 self.published = Some(through);
                 tables = Some(current);
@@ -509,6 +521,66 @@ impl Publisher<'_> {
                 in_flight: self.tracker.in_flight(),
                 sink: self.sink.stats(),
             });
+        }
+    }
+
+    /// Stores each newly closed statement (once, ever) and then sends its rows to the
+    /// statements topic, each with the statement's sha256 and row count so that a payout job
+    /// can tell it has all of them. A statement the store already holds with other rows is
+    /// not sent: the stored one is final.
+    fn write_statements(&mut self, rows: &[StatementRow]) {
+        let mut groups: BTreeMap<(&str, &str), Vec<StatementRow>> = BTreeMap::new();
+        for row in rows {
+            if !self
+                .stated
+                .contains(&(row.policy.clone(), row.period.clone()))
+            {
+                groups
+                    .entry((&row.policy, &row.period))
+                    .or_default()
+                    .push(row.clone());
+            }
+        }
+        for ((policy, period), rows) in groups {
+            let sha = match self.store.write(&rows) {
+                Ok(Written::New { sha256 }) => {
+                    tracing::info!(
+                        policy,
+                        period,
+                        rows = rows.len(),
+                        sha256,
+                        "statement written"
+                    );
+                    sha256
+                }
+                Ok(Written::Same { sha256 }) => sha256,
+                Ok(Written::Conflict { stored, computed }) => {
+                    tracing::error!(policy, period, stored, computed, store = %self.store.dir().display(),
+                        "the stored statement is final and differs from the one these events give: not sent again");
+                    self.stated.insert((policy.to_owned(), period.to_owned()));
+                    continue;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, policy, period, "statement not stored yet; retried at the next publication");
+                    continue;
+                }
+            };
+            let table = statement_table(&rows);
+            for (i, row) in rows.iter().enumerate() {
+                let mut object = table.row_json(i);
+                object.insert("sha256".into(), sha.clone().into());
+                object.insert("rows".into(), rows.len().into());
+                let key = match &row.node {
+                    Some(node) => format!("{policy}/{period}/{}/{node}", row.provider),
+                    None => format!("{policy}/{period}/{}", row.provider),
+                };
+                self.sink.send(&Record {
+                    topic: self.config.kafka.statements_topic.clone(),
+                    key: key.into_bytes(),
+                    payload: Some(serde_json::to_vec(&object).expect("JSON object")),
+                });
+            }
+            self.stated.insert((policy.to_owned(), period.to_owned()));
         }
     }
 

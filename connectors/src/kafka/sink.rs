@@ -71,11 +71,12 @@ pub struct Sink {
 
 impl Sink {
     /// The topics meritflow writes its results to.
-    pub fn output_topics(cfg: &KafkaConfig) -> [&str; 3] {
+    pub fn output_topics(cfg: &KafkaConfig) -> [&str; 4] {
         [
             cfg.rejects_topic.as_str(),
             cfg.scores_topic.as_str(),
             cfg.triggers_topic.as_str(),
+            cfg.statements_topic.as_str(),
         ]
     }
 
