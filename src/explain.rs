@@ -4,7 +4,7 @@
 
 use clap::Args;
 use meritflow_pipelines::policies::icp::explain::{days_of, explain};
-use meritflow_pipelines::table::format_date;
+use meritflow_pipelines::time::{day_of_date, format_date};
 
 use crate::replay::{replay_input, ReplayInput};
 
@@ -23,18 +23,16 @@ pub struct ExplainArgs {
 fn parse_day(text: &str) -> Result<i32, String> {
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .map_err(|_| format!("`{text}` is not a day: write YYYY-MM-DD, e.g. 2026-10-05"))?;
-    Ok(meritflow_pipelines::policies::icp::period::day_of_date(
-        date,
-    ))
+    Ok(day_of_date(date))
 }
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let replayed = replay_input(&args.input)?;
-    let parts = replayed.outputs.icp(replayed.as_of);
-    match explain(&parts, &args.node, args.day, &replayed.config.policy.icp) {
+    let parts = &replayed.icp;
+    match explain(parts, &args.node, args.day, &replayed.config.policy.icp) {
         Some(text) => crate::emit(&text)?,
         None => {
-            let days: Vec<String> = days_of(&parts, &args.node)
+            let days: Vec<String> = days_of(parts, &args.node)
                 .into_iter()
                 .map(format_date)
                 .collect();

@@ -9,8 +9,10 @@ use anyhow::Context;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
 use meritflow_connectors::file;
+use meritflow_connectors::statement_store::StatementStore;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::policies::crynux::late::late_task_events;
+use meritflow_pipelines::policies::icp::tables::IcpParts;
 use meritflow_pipelines::time::{format_rfc3339, parse_rfc3339, slot, Millis};
 use meritflow_queries::format::render;
 use meritflow_queries::Catalog;
@@ -111,17 +113,14 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
     }
 
     let replayed = replay_input(&args.input)?;
-    let store = crate::statements::store(
-        args.input.store.as_ref(),
-        &replayed.config.statements.storage_dir,
-    );
     let tables = crate::tables::snapshot(
         &replayed.outputs,
         replayed.as_of,
         &replayed.config,
+        &replayed.icp,
         &replayed.rejects,
         &replayed.late,
-        &store.read_all()?,
+        &replayed.store.read_all()?,
     );
     let catalog = Catalog::new(&tables)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
@@ -144,6 +143,10 @@ pub struct Replayed {
     pub config: meritflow_pipelines::config::Config,
     pub outputs: Arc<engine::Outputs>,
     pub as_of: Millis,
+    /// The icp rows as of `as_of`.
+    pub icp: IcpParts,
+    /// The statement store the closed statements went to.
+    pub store: StatementStore,
     pub rejects: Vec<file::Reject>,
     pub late: Vec<meritflow_pipelines::policies::crynux::late::LateTaskEvent>,
 }
@@ -201,11 +204,14 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
 
     let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
-    crate::statements::persist(&store, &outputs.icp(as_of).statements)?;
+    let icp = outputs.icp(as_of);
+    crate::statements::persist(&store, &icp.statements)?;
     Ok(Replayed {
         config,
         outputs,
         as_of,
+        icp,
+        store,
         rejects: loaded.rejects,
         late,
     })

@@ -1,12 +1,11 @@
 //! Period statements at the edge of the program: closed statements written to the store (once),
 //! and `meritflow statement`, which prints or exports one for payout jobs and audits.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use meritflow_connectors::statement_store::{sha256, StatementStore, Written};
+use meritflow_connectors::statement_store::{by_statement, sha256, StatementStore, Written};
 use meritflow_pipelines::policies::icp::period::StatementRow;
 use meritflow_pipelines::policies::icp::tables::statement_table;
 use meritflow_queries::format::render;
@@ -19,17 +18,9 @@ pub fn store(flag: Option<&PathBuf>, config_dir: &str) -> StatementStore {
 
 /// Writes each closed (policy, period) statement among `rows` unless stored already, and says
 /// what happened on stderr. A statement that differs from the stored one is not written (the
-/// stored one stands) and is reported as an error line; the count of those is returned.
-pub fn persist(store: &StatementStore, rows: &[StatementRow]) -> anyhow::Result<usize> {
-    let mut groups: BTreeMap<(&str, &str), Vec<StatementRow>> = BTreeMap::new();
-    for row in rows {
-        groups
-            .entry((&row.policy, &row.period))
-            .or_default()
-            .push(row.clone());
-    }
-    let mut conflicts = 0;
-    for ((policy, period), rows) in groups {
+/// stored one stands) and is reported as an error line.
+pub fn persist(store: &StatementStore, rows: &[StatementRow]) -> anyhow::Result<()> {
+    for ((policy, period), rows) in by_statement(rows) {
         let place = store.dir().display();
         match store.write(&rows)? {
             Written::New { sha256 } => eprintln!(
@@ -38,14 +29,13 @@ pub fn persist(store: &StatementStore, rows: &[StatementRow]) -> anyhow::Result<
             ),
             Written::Same { sha256 } => tracing::info!(policy, period, sha256, "statement already stored, identical"),
             Written::Conflict { stored, computed } => {
-                conflicts += 1;
                 eprintln!(
                     "meritflow: error: statement {policy} {period} in {place} is final (sha256 {stored}); these events give sha256 {computed}. The stored statement stands: events for a closed period are late. Use another --store to compare."
                 );
             }
         }
     }
-    Ok(conflicts)
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -105,12 +95,7 @@ pub fn run(args: StatementArgs) -> anyhow::Result<()> {
             let output = args
                 .output
                 .context("--format parquet writes a file: give --output FILE")?;
-            let source = store
-                .dir()
-                .join(format!("policy={}", args.policy))
-                .join(format!("period={}", args.period))
-                .join("statement.parquet");
-            std::fs::copy(&source, &output)
+            std::fs::copy(store.file(&args.policy, &args.period), &output)
                 .with_context(|| format!("cannot write {}", output.display()))?;
         }
         text_format => {

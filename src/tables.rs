@@ -7,7 +7,7 @@ use meritflow_pipelines::engine::Outputs;
 use meritflow_pipelines::policies::crynux::late::LateTaskEvent;
 use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
 use meritflow_pipelines::policies::icp::period::StatementRow;
-use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables};
+use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables, IcpParts};
 use meritflow_pipelines::table::{int, timestamp, ColumnType::*, Table};
 use meritflow_pipelines::time::Millis;
 
@@ -16,12 +16,13 @@ pub fn snapshot(
     outputs: &Outputs,
     as_of: Millis,
     config: &Config,
+    icp: &IcpParts,
     rejects: &[Reject],
     late: &[LateTaskEvent],
     statements: &[StatementRow],
 ) -> Vec<Table> {
     let mut tables = crynux_tables(&outputs.crynux(as_of), as_of, &config.policy.crynux);
-    tables.extend(icp_tables(&outputs.icp(as_of)));
+    tables.extend(icp_tables(icp));
     tables.push(statement_table(statements));
     tables.push(rejects_table(rejects));
     tables.push(late_table(late));

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{csvdiff, meritflow, replay_csv, scratch, stdout};
+use common::{csvdiff, icp_month, meritflow, replay_csv, scratch, stdout};
 
 fn own_case(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -96,19 +96,7 @@ fn statement(store: &Path, format: &str) -> (String, String) {
 
 #[test]
 fn a_generated_month_gives_one_statement_on_any_worker_count() {
-    let events = scratch("icp-month.jsonl");
-    let generated = meritflow(&[
-        "simulate",
-        "--network",
-        "icp",
-        "--nodes",
-        "1000",
-        "--subnets",
-        "30",
-        "--month",
-        "2026-10",
-    ]);
-    std::fs::write(&events, stdout(&generated)).unwrap();
+    let events = icp_month("icp-month.jsonl");
     let mut shas = Vec::new();
     for workers in ["1", "2"] {
         let store = scratch(&format!("month-store-{workers}"));

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{cases, csvdiff, meritflow, scratch, stdout};
+use common::{cases, csvdiff, icp_month, meritflow, replay_csv, scratch, stdout};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::ClientConfig;
@@ -448,30 +448,14 @@ fn statement_sha(store: &Path) -> String {
 fn an_icp_month_through_kafka_gives_the_replayed_statement() {
     broker(9092);
     let setup = setup("icp-month", 9092);
-    let events = scratch("icp-month.jsonl");
-    let generated = meritflow(&[
-        "simulate",
-        "--network",
-        "icp",
-        "--nodes",
-        "1000",
-        "--subnets",
-        "30",
-        "--month",
-        "2026-10",
-    ]);
-    std::fs::write(&events, stdout(&generated)).unwrap();
+    let events = icp_month("icp-month.jsonl");
 
     let replay_store = scratch("icp-month-replay-store");
-    stdout(&meritflow(&[
-        "replay",
-        "--events",
-        events.to_str().unwrap(),
-        "--store",
-        replay_store.to_str().unwrap(),
-        "--query",
-        "SELECT 1",
-    ]));
+    stdout(&replay_csv(
+        &events,
+        &["SELECT 1"],
+        &["--store", replay_store.to_str().unwrap()],
+    ));
     let replayed = statement_sha(&replay_store);
 
     // Keyed by node over 4 partitions: the broker hands the events over in another order.

@@ -3,6 +3,7 @@
 //! changed afterwards. A statement is identified by the sha256 of its rows in a canonical text
 //! form, so a replay that reproduces it can prove it did, and one that would change it is told.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use meritflow_pipelines::policies::icp::period::StatementRow;
+use meritflow_pipelines::table::{decimal128_scale, decimal128_value, DECIMAL128_DIGITS};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
@@ -52,7 +54,8 @@ impl StatementStore {
         &self.dir
     }
 
-    fn file(&self, policy: &str, period: &str) -> PathBuf {
+    /// The file of one statement (which may not exist yet).
+    pub fn file(&self, policy: &str, period: &str) -> PathBuf {
         self.dir
             .join(format!("policy={policy}"))
             .join(format!("period={period}"))
@@ -158,6 +161,20 @@ impl StatementStore {
     }
 }
 
+/// Rows split into statements, by (policy, period).
+pub fn by_statement<'r>(
+    rows: impl IntoIterator<Item = &'r StatementRow>,
+) -> BTreeMap<(String, String), Vec<StatementRow>> {
+    let mut groups: BTreeMap<(String, String), Vec<StatementRow>> = BTreeMap::new();
+    for row in rows {
+        groups
+            .entry((row.policy.clone(), row.period.clone()))
+            .or_default()
+            .push(row.clone());
+    }
+    groups
+}
+
 /// The sha256 (hex) of rows in canonical form: sorted, one line each, tab-separated fields,
 /// amounts normalised (no trailing zeros), a missing node as an empty field.
 pub fn sha256(rows: &[StatementRow]) -> String {
@@ -186,34 +203,12 @@ fn canonical_line(r: &StatementRow) -> String {
     )
 }
 
-/// The scale amounts are stored at: the largest any row needs, within 38 digits.
-fn amount_scale(rows: &[StatementRow]) -> u32 {
-    let scale = rows
-        .iter()
-        .map(|r| r.amount.normalize().scale())
-        .max()
-        .unwrap_or(0);
-    let int_digits = rows
-        .iter()
-        .map(|r| {
-            r.amount
-                .trunc()
-                .abs()
-                .mantissa()
-                .checked_ilog10()
-                .map_or(1, |l| l + 1)
-        })
-        .max()
-        .unwrap_or(1);
-    scale.min(38 - int_digits)
-}
-
 fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), StoreError> {
     let io = |message: String| StoreError::Io {
         path: path.display().to_string(),
         message,
     };
-    let scale = amount_scale(rows);
+    let scale = decimal128_scale(rows.iter().map(|r| r.amount));
     if rows.iter().any(|r| r.amount.normalize().scale() > scale) {
         return Err(io(format!(
             "an amount needs more than 38 digits at scale {scale}: it cannot be stored exactly"
@@ -224,12 +219,9 @@ fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), Store
     };
     let amounts: Decimal128Array = rows
         .iter()
-        .map(|r| {
-            let d = r.amount.normalize();
-            Some(d.mantissa() * 10i128.pow(scale - d.scale()))
-        })
+        .map(|r| Some(decimal128_value(r.amount, scale)))
         .collect::<Decimal128Array>()
-        .with_precision_and_scale(38, scale as i8)
+        .with_precision_and_scale(DECIMAL128_DIGITS as u8, scale as i8)
         .map_err(|e| io(e.to_string()))?;
     let schema = Arc::new(schema(scale));
     let batch = RecordBatch::try_new(
@@ -264,7 +256,11 @@ fn schema(scale: u32) -> Schema {
         Field::new("policy", DataType::Utf8, false),
         Field::new("provider", DataType::Utf8, false),
         Field::new("node", DataType::Utf8, true),
-        Field::new("amount", DataType::Decimal128(38, scale as i8), false),
+        Field::new(
+            "amount",
+            DataType::Decimal128(DECIMAL128_DIGITS as u8, scale as i8),
+            false,
+        ),
         Field::new("detail", DataType::Utf8, false),
     ])
 }

@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::time::{format_rfc3339, Millis};
+use crate::time::{format_date, format_rfc3339, Millis};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnType {
@@ -90,15 +90,26 @@ pub fn opt_int(v: Option<u64>) -> Cell {
     Cell::Int(v.and_then(|v| i64::try_from(v).ok()))
 }
 
-/// A day (days since 1970-01-01) as `YYYY-MM-DD`.
-pub fn format_date(day: i32) -> String {
-    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
-        .expect("epoch")
-        .checked_add_signed(chrono::TimeDelta::days(day as i64))
-        .map_or_else(
-            || format!("day {day}"),
-            |d| d.format("%Y-%m-%d").to_string(),
-        )
+/// The scale a column of these decimals takes in a 38-digit Decimal128: the largest scale among
+/// them, less where their integer digits leave no room for it (those values then need rounding).
+pub fn decimal128_scale(values: impl IntoIterator<Item = Decimal>) -> u32 {
+    let (mut scale, mut int_digits) = (0u32, 1u32);
+    for d in values {
+        let d = d.normalize();
+        scale = scale.max(d.scale());
+        let int = d.trunc().abs().mantissa();
+        int_digits = int_digits.max(int.checked_ilog10().map_or(1, |l| l + 1));
+    }
+    scale.min(DECIMAL128_DIGITS - int_digits)
+}
+
+/// Digits of Arrow's Decimal128.
+pub const DECIMAL128_DIGITS: u32 = 38;
+
+/// `d` as a Decimal128 value at `scale`, which must be at least its normalised scale.
+pub fn decimal128_value(d: Decimal, scale: u32) -> i128 {
+    let d = d.normalize();
+    d.mantissa() * 10i128.pow(scale - d.scale())
 }
 
 pub fn timestamp(v: Millis) -> Cell {

@@ -26,6 +26,28 @@ pub fn format_rfc3339(ts: Millis) -> String {
     }
 }
 
+/// Days since 1970-01-01 from chrono's days since 0001-01-01 (CE).
+const EPOCH_CE_DAYS: i32 = 719_163;
+
+/// The date of a UTC day (days since 1970-01-01); None outside chrono's range.
+pub fn date_of(day: i32) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::from_num_days_from_ce_opt(day.checked_add(EPOCH_CE_DAYS)?)
+}
+
+/// The UTC day (days since 1970-01-01) of a date.
+pub fn day_of_date(date: chrono::NaiveDate) -> i32 {
+    use chrono::Datelike;
+    date.num_days_from_ce() - EPOCH_CE_DAYS
+}
+
+/// A UTC day as `YYYY-MM-DD`.
+pub fn format_date(day: i32) -> String {
+    date_of(day).map_or_else(
+        || format!("day {day}"),
+        |d| d.format("%Y-%m-%d").to_string(),
+    )
+}
+
 /// A span of time written as a number and a unit, kept in milliseconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Span(pub Millis);

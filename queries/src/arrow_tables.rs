@@ -10,26 +10,17 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use meritflow_pipelines::table::{Cell, ColumnType, Table};
+use meritflow_pipelines::table::{
+    decimal128_scale, decimal128_value, Cell, ColumnType, Table, DECIMAL128_DIGITS,
+};
 
 use crate::QueryError;
 
-/// Largest scale rust_decimal produces; Arrow's Decimal128 holds 38 digits.
-const DECIMAL_PRECISION: u8 = 38;
-
-/// The scale of a decimal column: the largest among its values, less where the integer digits
-/// would not leave room for it in 38 digits (then values are rounded half-even to it).
 fn decimal_scale(table: &Table, column: usize) -> u32 {
-    let (mut scale, mut int_digits) = (0u32, 1u32);
-    for row in &table.rows {
-        if let Cell::Decimal(Some(d)) = &row[column] {
-            let d = d.normalize();
-            scale = scale.max(d.scale());
-            let int = d.trunc().abs().mantissa();
-            int_digits = int_digits.max(int.checked_ilog10().map_or(1, |l| l + 1));
-        }
-    }
-    scale.min(DECIMAL_PRECISION as u32 - int_digits)
+    decimal128_scale(table.rows.iter().filter_map(|row| match &row[column] {
+        Cell::Decimal(v) => *v,
+        _ => None,
+    }))
 }
 
 pub fn to_batch(table: &Table) -> Result<RecordBatch, QueryError> {
@@ -84,13 +75,12 @@ pub fn to_batch(table: &Table) -> Result<RecordBatch, QueryError> {
             }
             ColumnType::Decimal => {
                 let scale = decimal_scale(table, i);
-                let data_type = DataType::Decimal128(DECIMAL_PRECISION, scale as i8);
+                let data_type = DataType::Decimal128(DECIMAL128_DIGITS as u8, scale as i8);
                 let mut b = Decimal128Builder::new().with_data_type(data_type.clone());
                 for cell in cells {
                     match cell {
                         Cell::Decimal(Some(d)) => {
-                            let d = d.round_dp(scale).normalize();
-                            b.append_value(d.mantissa() * 10i128.pow(scale - d.scale()));
+                            b.append_value(decimal128_value(d.round_dp(scale), scale))
                         }
                         Cell::Decimal(None) => b.append_null(),
                         other => return Err(wrong(name, other)),

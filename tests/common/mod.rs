@@ -30,6 +30,25 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
+/// A generated ICP-style October 2026 (1,000 nodes, 30 subnets, the first hours of November so
+/// the month closes), written to the scratch file `name`.
+pub fn icp_month(name: &str) -> PathBuf {
+    let events = scratch(name);
+    let generated = meritflow(&[
+        "simulate",
+        "--network",
+        "icp",
+        "--nodes",
+        "1000",
+        "--subnets",
+        "30",
+        "--month",
+        "2026-10",
+    ]);
+    std::fs::write(&events, stdout(&generated)).unwrap();
+    events
+}
+
 /// `meritflow replay --events EVENTS --format csv`, each query as `--query`, then `extra`.
 pub fn replay_csv(events: &Path, queries: &[&str], extra: &[&str]) -> Output {
     let mut args = vec![

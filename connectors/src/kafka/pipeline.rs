@@ -15,7 +15,7 @@
 //! `watermark` for idle partitions and the end of a quiet stream). An event at
 //! or before it is late: counted in `ingest`, written to the rejects topic, not fed.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
 use meritflow_pipelines::policies::icp::period::StatementRow;
 use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables};
 
-use crate::statement_store::{StatementStore, Written};
+use crate::statement_store::{by_statement, StatementStore, Written};
 use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
 use meritflow_pipelines::time::{format_rfc3339, Millis};
 
@@ -529,19 +529,12 @@ impl Publisher<'_> {
     /// can tell it has all of them. A statement the store already holds with other rows is
     /// not sent: the stored one is final.
     fn write_statements(&mut self, rows: &[StatementRow]) {
-        let mut groups: BTreeMap<(&str, &str), Vec<StatementRow>> = BTreeMap::new();
-        for row in rows {
-            if !self
-                .stated
-                .contains(&(row.policy.clone(), row.period.clone()))
-            {
-                groups
-                    .entry((&row.policy, &row.period))
-                    .or_default()
-                    .push(row.clone());
-            }
-        }
-        for ((policy, period), rows) in groups {
+        let fresh: Vec<&StatementRow> = rows
+            .iter()
+            .filter(|r| !self.stated.contains(&(r.policy.clone(), r.period.clone())))
+            .collect();
+        for ((policy, period), rows) in by_statement(fresh) {
+            let (policy, period) = (policy.as_str(), period.as_str());
             let sha = match self.store.write(&rows) {
                 Ok(Written::New { sha256 }) => {
                     tracing::info!(

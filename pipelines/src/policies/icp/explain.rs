@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::config::{IcpConfig, Type3Algorithm};
 use super::day::Day;
 use super::tables::IcpParts;
-use crate::table::format_date;
+use crate::time::format_date;
 
 /// The explanation of `node` on `day`: from the closed rows, else the live ones; None when the
 /// node has no row that day.

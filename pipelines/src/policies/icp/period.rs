@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use super::day::{Day, NodeDay, ProviderDay};
 use crate::id::Id;
+use crate::time::{date_of, day_of_date};
 use serde::{Deserialize, Serialize};
 
 /// How long a reward period is; statements are written when one closes.
@@ -41,21 +42,9 @@ impl Default for StatementsConfig {
     }
 }
 
-/// The date of a day.
-pub fn date_of(day: Day) -> NaiveDate {
-    NaiveDate::from_num_days_from_ce_opt(day + EPOCH_CE_DAYS).expect("day in chrono's range")
-}
-
-/// The day of a date.
-pub fn day_of_date(date: NaiveDate) -> Day {
-    date.num_days_from_ce() - EPOCH_CE_DAYS
-}
-
-const EPOCH_CE_DAYS: i32 = 719_163;
-
 /// The period holding `day`: its name (`2026-10`, `2026-W41`, `2026-10-05`) and last day.
 pub fn period_of(day: Day, period: Period) -> (String, Day) {
-    let date = date_of(day);
+    let date = date_of(day).expect("event times are within chrono's range");
     match period {
         Period::Day => (date.format("%Y-%m-%d").to_string(), day),
         Period::Week => {
@@ -90,61 +79,54 @@ pub struct StatementRow {
     pub detail: String,
 }
 
-/// What a period's closed days add up to, gathered day by day.
+/// What a period's closed days add up to, gathered day by day: per provider (node None) the
+/// days, the sum of its truncated daily base and adjusted totals; per (provider, node) the days
+/// and the exact sums of its daily base and adjusted rewards.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PeriodSums {
-    /// Per provider: days, sum of truncated daily base, sum of truncated daily adjusted.
-    providers: BTreeMap<Id, (u32, Decimal, Decimal)>,
-    /// Per (provider, node): days, sum of base, sum of adjusted (exact).
-    nodes: BTreeMap<(Id, Id), (u32, Decimal, Decimal)>,
+    sums: BTreeMap<(Id, Option<Id>), (u32, Decimal, Decimal)>,
 }
 
 impl PeriodSums {
     pub fn add_day(&mut self, nodes: &[NodeDay], providers: &[ProviderDay]) {
-        for p in providers {
-            let e = self.providers.entry(p.provider.clone()).or_default();
+        let providers = providers.iter().map(|p| {
+            let key = (p.provider.clone(), None);
+            (key, p.base_xdr_permyriad, p.adjusted_xdr_permyriad)
+        });
+        let nodes = nodes.iter().map(|n| {
+            let key = (n.provider.clone(), Some(n.node.clone()));
+            (key, n.base_xdr_permyriad, n.adjusted_xdr_permyriad)
+        });
+        for (key, base, adjusted) in providers.chain(nodes) {
+            let e = self.sums.entry(key).or_default();
             e.0 += 1;
-            e.1 += p.base_xdr_permyriad;
-            e.2 += p.adjusted_xdr_permyriad;
-        }
-        for n in nodes {
-            let e = self
-                .nodes
-                .entry((n.provider.clone(), n.node.clone()))
-                .or_default();
-            e.0 += 1;
-            e.1 += n.base_xdr_permyriad;
-            e.2 += n.adjusted_xdr_permyriad;
+            e.1 += base;
+            e.2 += adjusted;
         }
     }
 
-    /// The statement rows of period `name`, providers first, each in id order.
+    /// The statement rows of period `name`, in (provider, node) order, the provider's first.
     pub fn statement(&self, name: &str, policy: &str) -> Vec<StatementRow> {
-        let row =
-            |provider: &Id, node: Option<&Id>, amount: Decimal, detail: String| StatementRow {
-                period: name.to_owned(),
-                policy: policy.to_owned(),
-                provider: provider.clone(),
-                node: node.cloned(),
-                amount,
-                detail,
-            };
-        let mut rows = Vec::new();
-        for (provider, (days, base, adjusted)) in &self.providers {
-            let detail = format!(
-                r#"{{"days":{days},"base_xdr_permyriad":"{}","rule":"sum of the provider's daily adjusted totals, each truncated"}}"#,
-                base.normalize()
-            );
-            rows.push(row(provider, None, *adjusted, detail));
-        }
-        for ((provider, node), (days, base, adjusted)) in &self.nodes {
-            let detail = format!(
-                r#"{{"days":{days},"base_xdr_permyriad":"{}","rule":"sum of the node's daily adjusted rewards, exact"}}"#,
-                base.normalize()
-            );
-            rows.push(row(provider, Some(node), *adjusted, detail));
-        }
-        rows
+        self.sums
+            .iter()
+            .map(|((provider, node), (days, base, adjusted))| {
+                let rule = match node {
+                    None => "sum of the provider's daily adjusted totals, each truncated",
+                    Some(_) => "sum of the node's daily adjusted rewards, exact",
+                };
+                StatementRow {
+                    period: name.to_owned(),
+                    policy: policy.to_owned(),
+                    provider: provider.clone(),
+                    node: node.clone(),
+                    amount: *adjusted,
+                    detail: format!(
+                        r#"{{"days":{days},"base_xdr_permyriad":"{}","rule":"{rule}"}}"#,
+                        base.normalize()
+                    ),
+                }
+            })
+            .collect()
     }
 }
 

@@ -150,7 +150,9 @@ type Snapshot = (Millis, u64, u64, u64);
 pub struct IcpState {
     cfg: IcpConfig,
     period: Period,
-    /// The day of the first block-making input: days are computed from it on.
+    /// The day of the first block-making input: days are computed from it on. Kept apart from
+    /// `next_open` because an input of an earlier day may still lower it, but only until the
+    /// first day has closed.
     first_day: Option<Day>,
     /// The earliest day not yet closed.
     next_open: Option<Day>,
@@ -391,12 +393,9 @@ impl IcpState {
         self.changes = later;
     }
 
-    /// How many per-node records the state holds (for memory accounting in tests).
-    pub fn held(&self) -> usize {
-        self.registry.len()
-            + self.changes.len()
-            + self.snapshots.values().map(|d| d.len()).sum::<usize>()
-            + self.rounds.values().map(|r| r.len()).sum::<usize>()
+    /// Nothing to compute until an input comes: no day started and nothing changed.
+    pub fn waiting(&self) -> bool {
+        self.next_open.is_none() && !self.dirty && self.live.is_empty()
     }
 }
 
@@ -437,12 +436,5 @@ fn apply_change(
             rates.insert((region.clone(), node_type.clone()), entry.clone());
         }
         Change::Counters { .. } | Change::Round { .. } => {}
-    }
-}
-
-impl IcpState {
-    /// Nothing to compute until an input comes: no day started and nothing changed.
-    pub fn waiting(&self) -> bool {
-        self.next_open.is_none() && !self.dirty && self.live.is_empty()
     }
 }
