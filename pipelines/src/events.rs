@@ -14,6 +14,10 @@ use crate::time::{parse_rfc3339, Millis};
 /// Identifiers are non-empty strings of at most this many bytes.
 pub const MAX_ID_BYTES: usize = 256;
 
+/// The latest event time accepted, 9999-12-31T23:59:59.999Z (what RFC 3339 can write): days and
+/// periods of later times have no calendar date.
+pub const MAX_TS: Millis = 253_402_300_799_999;
+
 /// One valid event: its time and what happened.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Event {
@@ -554,9 +558,11 @@ impl Fields<'_> {
             Value::String(text) => parse_rfc3339(text).ok_or_else(|| {
                 self.error("ts", format!("`{}` is not an RFC 3339 time at or after 1970 (e.g. \"2026-10-01T00:00:05Z\")", shorten(text)))
             }),
-            Value::Number(n) => n
-                .as_u64()
-                .ok_or_else(|| self.error("ts", format!("{n} is not a non-negative integer of milliseconds"))),
+            Value::Number(n) => match n.as_u64() {
+                Some(ms) if ms <= MAX_TS => Ok(ms),
+                Some(_) => Err(self.error("ts", format!("{n} is after 9999-12-31T23:59:59.999Z: not milliseconds since the epoch? (seconds or nanoseconds are a common mistake)"))),
+                None => Err(self.error("ts", format!("{n} is not a non-negative integer of milliseconds"))),
+            },
             _ => Err(self.error("ts", "must be an RFC 3339 string or integer milliseconds since the epoch")),
         }
     }
@@ -763,6 +769,29 @@ mod tests {
         assert_eq!(
             reason(r#"{"kind":"node_left","ts":-1,"node":"a"}"#),
             "field `ts`: -1 is not a non-negative integer of milliseconds"
+        );
+        assert!(
+            reason(r#"{"kind":"node_left","ts":9999999999999999999,"node":"a"}"#)
+                .starts_with("field `ts`: 9999999999999999999 is after 9999-12-31T23:59:59.999Z")
+        );
+        assert!(decode(br#"{"kind":"node_left","ts":253402300799999,"node":"a"}"#).is_ok());
+        assert_eq!(
+            parse_rfc3339("9999-12-31T23:59:59.999Z"),
+            Some(MAX_TS),
+            "the latest RFC 3339 time is the bound"
+        );
+        // Rewards need a `reward_rate` in whole numbers (reference page, rule 10).
+        assert_eq!(
+            reason(
+                r#"{"kind":"reward_rate","ts":1,"region":"r","node_type":"t","xdr_permyriad_per_node_per_month":"1.5"}"#
+            ),
+            "field `xdr_permyriad_per_node_per_month`: must be a non-negative integer"
+        );
+        assert_eq!(
+            reason(
+                r#"{"kind":"reward_rate","ts":1,"region":"r","node_type":"t","xdr_permyriad_per_node_per_month":5,"reward_coefficient_percent":101}"#
+            ),
+            "field `reward_coefficient_percent`: 101 is outside 0..=100"
         );
         assert_eq!(
             reason(r#"{"kind":"task_fee","ts":1,"task":"T","fee":1.5}"#),
