@@ -197,6 +197,7 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         input.workers as usize,
         loaded.events,
         as_of,
+        as_of,
         Arc::new(move |n| tick.set_position(n)),
     )
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;

@@ -399,15 +399,18 @@ where
 }
 
 /// Replays events (with their input sequence numbers) in slot order and returns the captured
-/// outputs, complete through `as_of`; events after `as_of` are not fed. `progress` is told how
-/// many events have been fed so far.
+/// outputs, complete through `as_of`; events after `as_of` are not fed. Snapshots may be read
+/// at any time from `read_from` to `as_of`: what comes before is folded away on the way, to
+/// bound memory. `progress` is told how many events have been fed so far.
 pub fn replay(
     config: &Config,
     workers: usize,
     mut events: Vec<(Event, u64)>,
     as_of: Millis,
+    read_from: Millis,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
+    let read_from = read_from.min(as_of);
     let slide = config.policy.crynux.slide.millis();
     events.retain(|(e, _)| slot(e.ts, slide) <= as_of);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
@@ -420,14 +423,19 @@ pub fn replay(
                 .take()
                 .unwrap_or_default();
             const BATCH: usize = 1 << 16;
+            // Also fold once per day of event time: outputs that are replaced as time passes
+            // (the icp live rows) would otherwise pile up between batches of a sparse input.
+            const FOLD_EVERY: Millis = 86_400_000;
+            let mut folded = 0;
             for (i, (event, seq)) in events.iter().enumerate() {
                 session.feed(event, *seq);
-                if (i + 1) % BATCH == 0 {
+                if (i + 1) % BATCH == 0 || session.time >= folded + FOLD_EVERY {
+                    folded = session.time;
                     session.settle();
                     // Everything before the current input time is complete: fold it.
                     session
                         .outputs()
-                        .compact(session.time.saturating_sub(1).min(as_of));
+                        .compact(session.time.saturating_sub(1).min(read_from));
                     progress((i + 1) as u64);
                 }
             }
