@@ -1,9 +1,11 @@
-//! `meritflow explain`: replays the events and tells, step by step, how one node's reward for
-//! one day came out — the figures of its `icp_node_daily` row (or of the live row while the day
-//! is open).
+//! `meritflow explain`: replays the events and tells, step by step, how one node's figures
+//! came out: for `icp` its reward for one day (the figures of its `icp_node_daily` row, or of
+//! the live row while the day is open); for `sla` every target, figure and part of its
+//! performance at the replay's moment, and its penalty history.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use meritflow_pipelines::policies::icp::explain::{days_of, explain};
+use meritflow_pipelines::policies::sla::explain::explain as explain_sla;
 use meritflow_pipelines::time::{day_of_date, format_date};
 
 use crate::replay::{replay_input, ReplayInput};
@@ -13,11 +15,20 @@ pub struct ExplainArgs {
     /// The node.
     #[arg(long)]
     node: String,
-    /// The UTC day, YYYY-MM-DD.
-    #[arg(long, value_parser = parse_day)]
-    day: i32,
+    /// The policy whose figures to explain.
+    #[arg(long, value_enum, default_value = "icp")]
+    policy: ExplainPolicy,
+    /// The UTC day, YYYY-MM-DD (icp).
+    #[arg(long, value_parser = parse_day, required_if_eq("policy", "icp"))]
+    day: Option<i32>,
     #[command(flatten)]
     input: ReplayInput,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ExplainPolicy {
+    Icp,
+    Sla,
 }
 
 fn parse_day(text: &str) -> Result<i32, String> {
@@ -28,8 +39,15 @@ fn parse_day(text: &str) -> Result<i32, String> {
 
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let replayed = replay_input(&args.input)?;
-    let parts = &replayed.icp;
-    match explain(parts, &args.node, args.day, &replayed.config.policy.icp) {
+    let Some(day) = args.day.filter(|_| args.policy == ExplainPolicy::Icp) else {
+        let sla = &replayed.policies.sla;
+        let text = explain_sla(sla, &args.node, replayed.as_of, &replayed.config.policy.sla)
+            .map_err(anyhow::Error::msg)?;
+        crate::emit(&text)?;
+        return Ok(());
+    };
+    let parts = &replayed.policies.icp;
+    match explain(parts, &args.node, day, &replayed.config.policy.icp) {
         Some(text) => crate::emit(&text)?,
         None => {
             let days: Vec<String> = days_of(parts, &args.node)
@@ -44,7 +62,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
             anyhow::bail!(
                 "node {} has no icp row on {}; {known}",
                 args.node,
-                format_date(args.day)
+                format_date(day)
             );
         }
     }

@@ -43,7 +43,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Print or export a closed period's statement from the statement store, with its sha256.
     Statement(statements::StatementArgs),
-    /// Explain, step by step, how a node's icp reward for one day came out.
+    /// Explain, step by step, how a node's figures came out: its icp reward for one day
+    /// (--policy icp --day D) or its sla performance and penalties (--policy sla).
     Explain(explain::ExplainArgs),
     /// Print or check the configuration file.
     Config {

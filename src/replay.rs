@@ -12,7 +12,7 @@ use meritflow_connectors::file;
 use meritflow_connectors::statement_store::StatementStore;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::policies::crynux::late::late_task_events;
-use meritflow_pipelines::policies::icp::tables::IcpParts;
+use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::time::{format_rfc3339, parse_rfc3339, slot, Millis};
 use meritflow_queries::format::render;
 use meritflow_queries::Catalog;
@@ -109,15 +109,12 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         });
     }
     if queries.is_empty() {
-        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, icp_node_daily, icp_node_daily_live, icp_subnet_daily, icp_provider_daily, statements, rejects, late_events)");
+        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, icp_node_daily, icp_node_daily_live, icp_subnet_daily, icp_provider_daily, sla, sla_targets, sla_levels, statements, rejects, late_events)");
     }
 
     let replayed = replay_input(&args.input)?;
     let tables = crate::tables::snapshot(
-        &replayed.outputs,
-        replayed.as_of,
-        &replayed.config,
-        &replayed.icp,
+        &replayed.policies,
         &replayed.rejects,
         &replayed.late,
         &replayed.store.read_all()?,
@@ -141,10 +138,9 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
 /// A finished replay: the outputs complete through `as_of`, and what did not count.
 pub struct Replayed {
     pub config: meritflow_pipelines::config::Config,
-    pub outputs: Arc<engine::Outputs>,
     pub as_of: Millis,
-    /// The icp rows as of `as_of`.
-    pub icp: IcpParts,
+    /// Every policy's tables and rows as of `as_of`.
+    pub policies: PolicySnapshot,
     /// The statement store the closed statements went to.
     pub store: StatementStore,
     pub rejects: Vec<file::Reject>,
@@ -205,13 +201,12 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
 
     let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
-    let icp = outputs.icp(as_of);
-    crate::statements::persist(&store, &icp.statements)?;
+    let policies = PolicySnapshot::take(&outputs, as_of, &config);
+    crate::statements::persist(&store, &policies.closed_statements())?;
     Ok(Replayed {
         config,
-        outputs,
         as_of,
-        icp,
+        policies,
         store,
         rejects: loaded.rejects,
         late,

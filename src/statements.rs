@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use meritflow_connectors::statement_store::{by_statement, sha256, StatementStore, Written};
-use meritflow_pipelines::policies::icp::period::StatementRow;
-use meritflow_pipelines::policies::icp::tables::statement_table;
+use meritflow_pipelines::statement::statement_table;
+use meritflow_pipelines::statement::StatementRow;
 use meritflow_queries::format::render;
 use meritflow_queries::Catalog;
 

@@ -2,27 +2,20 @@
 //! task events that came too late to count.
 
 use meritflow_connectors::file::Reject;
-use meritflow_pipelines::config::Config;
-use meritflow_pipelines::engine::Outputs;
 use meritflow_pipelines::policies::crynux::late::LateTaskEvent;
-use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
-use meritflow_pipelines::policies::icp::period::StatementRow;
-use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables, IcpParts};
+use meritflow_pipelines::snapshot::PolicySnapshot;
+use meritflow_pipelines::statement::{statement_table, StatementRow};
 use meritflow_pipelines::table::{int, timestamp, ColumnType::*, Table};
-use meritflow_pipelines::time::Millis;
 
-/// Every table as of `as_of`; `statements` are the stored ones (the history).
+/// Every table of a replay: the policies' as of its moment; `statements` are the stored ones
+/// (the history).
 pub fn snapshot(
-    outputs: &Outputs,
-    as_of: Millis,
-    config: &Config,
-    icp: &IcpParts,
+    policies: &PolicySnapshot,
     rejects: &[Reject],
     late: &[LateTaskEvent],
     statements: &[StatementRow],
 ) -> Vec<Table> {
-    let mut tables = crynux_tables(&outputs.crynux(as_of), as_of, &config.policy.crynux);
-    tables.extend(icp_tables(icp));
+    let mut tables = policies.tables.clone();
     tables.push(statement_table(statements));
     tables.push(rejects_table(rejects));
     tables.push(late_table(late));

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, Decimal128Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use meritflow_pipelines::policies::icp::period::StatementRow;
+use meritflow_pipelines::statement::StatementRow;
 use meritflow_pipelines::table::{decimal128_scale, decimal128_value, DECIMAL128_DIGITS};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;

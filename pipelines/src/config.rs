@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
-use crate::policies::icp::period::StatementsConfig;
 use crate::policies::icp::IcpConfig;
+use crate::policies::sla::SlaConfig;
+use crate::statement::StatementsConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -22,6 +23,7 @@ pub struct Config {
 pub struct Policies {
     pub crynux: CrynuxConfig,
     pub icp: IcpConfig,
+    pub sla: SlaConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,7 @@ impl Config {
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
         let mut problems = self.policy.crynux.problems();
         problems.extend(self.policy.icp.problems(self.policy.crynux.slide));
+        problems.extend(self.policy.sla.problems(self.policy.crynux.slide));
         problems.extend(self.kafka.problems());
         if problems.is_empty() {
             Ok(())
@@ -125,6 +128,54 @@ default_coefficient_percent = 80
 grace = "1h"
 # How often (event time) the open days' icp_node_daily_live rows are recomputed.
 live_refresh = "1h"
+
+# Policy `sla`: uptime, response time, error rate and rating against network-relative targets,
+# with graduated penalties (shared/reference/swarm-ai-performance.md).
+[policy.sla]
+# Sliding window of the sla table's figures, and its granularity (a whole number of
+# policy.crynux.slide; the window a whole number of slides).
+window = "30d"
+slide = "1m"
+# Uptime target, never above the network's median uptime (a network-wide outage lowers the bar
+# for everyone). The uptime score is 1 at or above the target and falls linearly to 0 at
+# uptime_floor.
+uptime_target = 0.999
+uptime_floor = 0.95
+# Latency target per priority class: latency_factor x the network median of the nodes' p95,
+# never below latency_floor_ms. The score is 1 at or below the target, 0 at twice the target.
+latency_factor = 1.5
+latency_floor_ms = 100.0
+# Error-rate target per class: max(base, error_factor x the network median error rate). The
+# score is 1 at or below the target, 0 at error_ceiling.
+error_base_high = 0.001
+error_base_normal = 0.01
+error_factor = 2.0
+error_ceiling = 0.1
+# Nodes with fewer ratings (the latest per user in the window) get the neutral rank 0.5.
+min_ratings = 5
+# performance = weighted mean of the non-NULL scores.
+weight_uptime = 2.0
+weight_latency = 1.0
+weight_errors = 2.0
+weight_rating = 1.0
+# Checks run at multiples of check_every (UTC hour boundaries); each judges the trailing
+# check_window (a whole number of check_every) against targets over the same span. A node
+# breaches when its uptime, latency or error score is below 1.
+check_every = "1h"
+check_window = "1h"
+# Breaching checks are counted over the lookback: the first is a warning, every penalty_after
+# of them one penalty level (at most max_penalty_level), each multiplying the reward factor by
+# (1 - penalty_step x level).
+lookback = "7d"
+penalty_after = 3
+penalty_step = 0.1
+max_penalty_level = 5
+# This many consecutive breaching checks: severe (reward factor 0, stake slash proposed).
+severe_after = 24
+# Every recover_after-th consecutive clean check lowers the level by one.
+recover_after = 72
+# XIDs that raise a gpu_fault warning (as does any rise of a GPU's ecc_dbe_total).
+critical_xids = [48, 62, 64, 74, 79, 95, 119, 120]
 
 # Period statements: what each policy that pays owes for a closed period, final once written.
 [statements]

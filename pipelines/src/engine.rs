@@ -25,6 +25,9 @@ use crate::policies::crynux::tables::{CrynuxParts, PayRow};
 use crate::policies::icp::dataflow::{build as build_icp, IcpInputs};
 use crate::policies::icp::state::IcpOut;
 use crate::policies::icp::tables::IcpParts;
+use crate::policies::sla::dataflow::{build as build_sla, SlaInputs};
+use crate::policies::sla::state::SlaOut;
+use crate::policies::sla::tables::SlaParts;
 use crate::time::{slot, Millis};
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
@@ -133,6 +136,7 @@ pub struct Outputs {
     gpu_vram: Captured<(Id, u64)>,
     pay: Captured<PayRow>,
     icp: Captured<IcpOut>,
+    sla: Captured<SlaOut>,
 }
 
 impl Outputs {
@@ -145,6 +149,7 @@ impl Outputs {
             gpu_vram: Captured::new(),
             pay: Captured::new(),
             icp: Captured::new(),
+            sla: Captured::new(),
         }
     }
 
@@ -172,6 +177,11 @@ impl Outputs {
         IcpParts::from_rows(self.icp.snapshot(as_of))
     }
 
+    /// The sla rows as of `as_of` (a completed time).
+    pub fn sla(&self, as_of: Millis) -> SlaParts {
+        SlaParts::from_rows(self.sla.snapshot(as_of))
+    }
+
     /// The latest time through which every output is complete and stored (None before the
     /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
@@ -191,32 +201,37 @@ impl Outputs {
         self.gpu_vram.compact(upto);
         self.pay.compact(upto);
         self.icp.compact(upto);
+        self.sla.compact(upto);
     }
 }
 
 /// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 5;
+const CAPTURES: usize = 6;
 
 /// The input sessions of every policy's dataflow.
 struct Inputs {
     crynux: CrynuxInputs,
     icp: IcpInputs,
+    sla: SlaInputs,
 }
 
 impl Inputs {
     fn advance_to(&mut self, time: Millis) {
         self.crynux.advance_to(time);
         self.icp.advance_to(time);
+        self.sla.advance_to(time);
     }
 
     fn flush(&mut self) {
         self.crynux.flush();
         self.icp.flush();
+        self.sla.flush();
     }
 
     fn feed(&mut self, event: &Event, seq: u64) {
         self.crynux.feed(event, seq);
         self.icp.feed(event, seq);
+        self.sla.feed(event, seq);
     }
 }
 
@@ -347,6 +362,12 @@ impl Session<'_> {
     }
 }
 
+/// The engine's time grain: events are fed in order of their slot at this granularity, at or
+/// before every policy's own slot (each policy's slide is a whole number of it).
+pub fn grain(config: &Config) -> Millis {
+    config.policy.crynux.slide.millis()
+}
+
 /// Runs the dataflows on `workers` threads; `driver` runs on every worker with its session and
 /// must end by calling [`Session::stop_after`] with the same time on every worker. Returns the
 /// captured outputs.
@@ -358,12 +379,15 @@ where
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
     let icp_cfg = config.policy.icp.clone();
+    let sla_cfg = config.policy.sla.clone();
+    let grain = grain(config);
     let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
     let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
         let mut inputs = Inputs {
             crynux: CrynuxInputs::new(&cfg),
             icp: IcpInputs::new(cfg.slide.millis()),
+            sla: SlaInputs::new(&sla_cfg),
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
@@ -371,6 +395,8 @@ where
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
+            let sla = build_sla(scope.clone(), &mut inputs.sla, &sla_cfg, period);
+            capture(sla, &probe, Arc::clone(&store), (5, w), |o| &o.sla);
             let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out
@@ -385,7 +411,7 @@ where
             worker,
             inputs,
             probe,
-            slide: cfg.slide.millis(),
+            slide: grain,
             time: 0,
             outputs: Arc::clone(&shared),
             all_settled: Arc::clone(&all_settled),
@@ -411,7 +437,7 @@ pub fn replay(
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
     let read_from = read_from.min(as_of);
-    let slide = config.policy.crynux.slide.millis();
+    let slide = grain(config);
     events.retain(|(e, _)| slot(e.ts, slide) <= as_of);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
     let events = Arc::new(Mutex::new(Some(events)));

@@ -7,6 +7,8 @@ pub mod float;
 pub mod id;
 pub mod kafka_config;
 pub mod policies;
+pub mod snapshot;
+pub mod statement;
 pub mod table;
 pub mod time;
 pub mod triggers;

@@ -10,9 +10,9 @@ use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{BlockOutcome, Body, Event};
 use meritflow_pipelines::policies::icp::config::Type3Algorithm;
-use meritflow_pipelines::policies::icp::period::Period;
 use meritflow_pipelines::policies::icp::reference::icp_reference;
 use meritflow_pipelines::policies::icp::tables::IcpParts;
+use meritflow_pipelines::statement::Period;
 use meritflow_pipelines::time::{slot, Span};
 use proptest::prelude::*;
 

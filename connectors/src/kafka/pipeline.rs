@@ -24,9 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine::{self, Outputs, Session};
 use meritflow_pipelines::events::decode;
-use meritflow_pipelines::policies::crynux::tables::tables as crynux_tables;
-use meritflow_pipelines::policies::icp::period::StatementRow;
-use meritflow_pipelines::policies::icp::tables::{statement_table, tables as icp_tables};
+use meritflow_pipelines::snapshot::PolicySnapshot;
+use meritflow_pipelines::statement::{statement_table, StatementRow};
 
 use crate::statement_store::{by_statement, StatementStore, Written};
 use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
@@ -470,12 +469,10 @@ impl Publisher<'_> {
         let boundary = outputs.complete_through().map(|t| t / slide * slide);
         if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
-                let parts = outputs.crynux(through);
-                let mut current = crynux_tables(&parts, through, &self.config.policy.crynux);
-                let icp = outputs.icp(through);
-                current.extend(icp_tables(&icp));
+                let snapshot = PolicySnapshot::take(outputs, through, self.config);
+                let current = snapshot.tables.clone();
                 self.write_changes(&current, through);
-                self.write_statements(&icp.statements);
+                self.write_statements(&snapshot.closed_statements());
                 outputs.compact(through);
                 self.published = Some(through);
                 tables = Some(current);
@@ -577,7 +574,9 @@ impl Publisher<'_> {
         }
     }
 
-    /// Writes the rows of `crynux_qos` and `triggers` that differ from what was last written.
+    /// Writes the rows of `crynux_qos` that differ from what was last written (a null value
+    /// when a node leaves the table), and each trigger edge once: the `triggers` table is a log
+    /// whose raised and cleared rows share the trigger's id, the message key.
     fn write_changes(&mut self, tables: &[Table], through: Millis) {
         let kafka = &self.config.kafka;
         for table in tables {
@@ -587,15 +586,21 @@ impl Publisher<'_> {
                 _ => continue,
             };
             let key_at = table.column(key_column).expect("key column");
+            let edge_log = table.name == "triggers";
+            let state_at = table.column("state");
             let mut seen = std::collections::HashSet::new();
             for (i, row) in table.rows.iter().enumerate() {
                 let Cell::Text(Some(key)) = &row[key_at] else {
                     continue;
                 };
-                seen.insert(key.clone());
+                let shown = match (edge_log, state_at.map(|s| &row[s])) {
+                    (true, Some(Cell::Text(Some(state)))) => format!("{key}/{state}"),
+                    _ => key.clone(),
+                };
+                seen.insert(shown.clone());
                 let mut object = table.row_json(i);
                 let text = serde_json::to_string(&object).expect("JSON object");
-                if last.get(key) == Some(&text) {
+                if last.get(&shown) == Some(&text) {
                     continue;
                 }
                 object.insert("as_of".into(), format_rfc3339(through).into());
@@ -606,7 +611,10 @@ impl Publisher<'_> {
                     payload: Some(payload),
                 };
                 self.sink.send(&record);
-                last.insert(key.clone(), text);
+                last.insert(shown, text);
+            }
+            if edge_log {
+                continue;
             }
             let gone: Vec<String> = last
                 .keys()

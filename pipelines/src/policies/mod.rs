@@ -2,3 +2,4 @@
 
 pub mod crynux;
 pub mod icp;
+pub mod sla;

@@ -17,7 +17,7 @@ use crate::events::{Body, Event, Round, RoundStatus};
 use crate::float::F64;
 use crate::id::{Id, Interner};
 use crate::time::{slot, Millis};
-use crate::triggers::{TriggerRow, TriggerState};
+use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
 
 /// Registry attributes; a later registration replaces the fields it carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -161,6 +161,12 @@ pub struct NodeRow {
     pub excluded: bool,
 }
 
+/// The kick-out trigger's rule name.
+const KICKOUT: Rule = Rule {
+    policy: "crynux",
+    name: "kickout",
+};
+
 /// One output of the machine: the node's row or one of its triggers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum NodeOut {
@@ -177,7 +183,9 @@ pub struct NodeMachine {
     /// The newest `kickout_tasks` counted tasks that left the window, as (task time, score),
     /// oldest first. They no longer change and are all older than every live task.
     frozen: VecDeque<(Millis, u32)>,
+    /// The node's trigger edges so far (rows are never changed, only added).
     triggers: Vec<TriggerRow>,
+    edges: TriggerEdges,
 }
 
 impl NodeMachine {
@@ -202,14 +210,14 @@ impl NodeMachine {
                     health_ts: event.ts,
                     excluded: false,
                 });
-                for trigger in self
-                    .triggers
-                    .iter_mut()
-                    .filter(|t| t.state == TriggerState::Raised)
-                {
-                    trigger.state = TriggerState::Cleared;
-                    trigger.ts = event.ts;
-                }
+                // A join clears a kick-out; the row shows the counted tasks since the join (none
+                // yet) against the number kick-out looks at.
+                let cause = Cause {
+                    value: 0.0,
+                    threshold: cfg.kickout_tasks as f64,
+                };
+                let cleared = self.edges.set(&event.node, KICKOUT, None, event.ts, cause);
+                self.triggers.extend(cleared);
             }
             (NodeInput::Left, Some(row)) if row.status == Status::Active => {
                 row.status = Status::Left
@@ -292,17 +300,14 @@ impl NodeMachine {
         let threshold = cfg.kickout_fraction * cfg.max_task_score() as f64;
         if mean < threshold {
             row.status = Status::KickedOut;
-            self.triggers.push(TriggerRow {
-                id: format!("crynux:kickout:{}:{}", row.node, at),
-                ts: at,
-                node: row.node.to_string(),
-                policy: "crynux".into(),
-                rule: "kickout".into(),
-                level: "severe".into(),
-                state: TriggerState::Raised,
-                value: F64(mean),
-                threshold: F64(threshold),
-            });
+            let cause = Cause {
+                value: mean,
+                threshold,
+            };
+            let raised = self
+                .edges
+                .set(&row.node, KICKOUT, Some("severe"), at, cause);
+            self.triggers.extend(raised);
         }
     }
 

@@ -11,7 +11,7 @@ use super::config::CrynuxConfig;
 use super::formulas::{effective_health, qos, relative, selection_weight, timeout_score};
 use super::node_machine::{NodeRow, Status};
 use crate::id::Id;
-use crate::table::{int, opt_int, timestamp, Cell, ColumnType::*, Table};
+use crate::table::{int, opt_int, Cell, ColumnType::*, Table};
 use crate::time::Millis;
 use crate::triggers::TriggerRow;
 
@@ -59,7 +59,8 @@ struct Scored<'a> {
     excluded: bool,
 }
 
-/// The tables `nodes`, `crynux_qos`, `crynux_task_pay` and `triggers` as of `as_of`.
+/// The tables `nodes`, `crynux_qos` and `crynux_task_pay` as of `as_of` (its triggers go to
+/// the shared `triggers` table).
 pub fn tables(parts: &CrynuxParts, as_of: Millis, cfg: &CrynuxConfig) -> Vec<Table> {
     let mut nodes = Table::new(
         "nodes",
@@ -187,39 +188,5 @@ pub fn tables(parts: &CrynuxParts, as_of: Millis, cfg: &CrynuxConfig) -> Vec<Tab
         ]);
     }
 
-    vec![nodes, qos_table, pay, trigger_table(&parts.triggers)]
-}
-
-/// The `triggers` table, shared by every policy's trigger rows.
-pub fn trigger_table(triggers: &[TriggerRow]) -> Table {
-    let mut table = Table::new(
-        "triggers",
-        &[
-            ("id", Text),
-            ("ts", Timestamp),
-            ("node", Text),
-            ("policy", Text),
-            ("rule", Text),
-            ("level", Text),
-            ("state", Text),
-            ("value", Float),
-            ("threshold", Float),
-        ],
-    );
-    let mut sorted: Vec<&TriggerRow> = triggers.iter().collect();
-    sorted.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
-    for t in sorted {
-        table.push(vec![
-            t.id.clone().into(),
-            timestamp(t.ts),
-            t.node.clone().into(),
-            t.policy.clone().into(),
-            t.rule.clone().into(),
-            t.level.clone().into(),
-            t.state.name().into(),
-            t.value.0.into(),
-            t.threshold.0.into(),
-        ]);
-    }
-    table
+    vec![nodes, qos_table, pay]
 }

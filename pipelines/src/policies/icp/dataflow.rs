@@ -16,10 +16,10 @@ use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
-use super::period::Period;
 use super::state::{IcpInput, IcpOut, IcpState};
 use crate::events::Event;
 use crate::id::Interner;
+use crate::statement::Period;
 use crate::time::{slot, Millis};
 
 pub struct IcpInputs {

@@ -15,7 +15,7 @@ use crate::id::Id;
 use crate::time::Millis;
 
 /// A UTC day: days since 1970-01-01.
-pub type Day = i32;
+pub use crate::statement::Day;
 
 pub const DAY_MS: Millis = 86_400_000;
 

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use super::config::IcpConfig;
 use super::day::{compute_day, day_end, day_of, day_start, Day, DayInputs, Rewardable};
-use super::period::{period_of, Period, PeriodSums};
+use super::period::PeriodSums;
 use super::state::{Change, IcpInput};
 use super::tables::IcpParts;
 use crate::events::Event;
 use crate::id::{Id, Interner};
+use crate::statement::{period_of, Period};
 use crate::time::{slot, Millis};
 
 /// The icp tables as of `as_of`, from `events` (with their sequence numbers); `slide` is the

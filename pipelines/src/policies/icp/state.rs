@@ -11,9 +11,10 @@ use super::day::{
     compute_day, day_end, day_of, day_start, Day, DayInputs, NodeDay, ProviderDay, RateEntry,
     Rewardable, SubnetDay,
 };
-use super::period::{period_of, Period, PeriodSums, StatementRow};
+use super::period::PeriodSums;
 use crate::events::{BlockOutcome, Body, Event};
 use crate::id::{Id, Interner};
+use crate::statement::{period_of, Period, StatementRow};
 use crate::time::Millis;
 
 /// An event as the icp policy uses it.

@@ -1,8 +1,8 @@
 //! The icp SQL tables from the dataflow's rows, as of one moment.
 
 use super::day::{NodeDay, ProviderDay, SubnetDay};
-use super::period::StatementRow;
 use super::state::IcpOut;
+use crate::statement::StatementRow;
 use crate::table::{int, opt_int, Cell, ColumnType::*, Table};
 
 /// Everything the icp dataflow shows at one moment, each list sorted.
@@ -69,32 +69,6 @@ fn node_table(name: &'static str, rows: &[NodeDay]) -> Table {
             r.multiplier.into(),
             r.base_xdr_permyriad.into(),
             r.adjusted_xdr_permyriad.into(),
-        ]);
-    }
-    table
-}
-
-/// The `statements` table's columns, shared by the live rows and the Parquet store.
-pub fn statement_table(rows: &[StatementRow]) -> Table {
-    let mut table = Table::new(
-        "statements",
-        &[
-            ("period", Text),
-            ("policy", Text),
-            ("provider", Text),
-            ("node", Text),
-            ("amount", Decimal),
-            ("detail", Text),
-        ],
-    );
-    for r in rows {
-        table.push(vec![
-            r.period.clone().into(),
-            r.policy.clone().into(),
-            r.provider.clone().into(),
-            r.node.clone().into(),
-            r.amount.into(),
-            r.detail.clone().into(),
         ]);
     }
     table

@@ -1,0 +1,841 @@
+//! What the sla dataflow remembers, and how one moment's inputs change it.
+//!
+//! Per node: the window's counts (probes, requests, failures, one latency histogram per class)
+//! and, to take expiring events back out, the same counts per slide pane that has events; the
+//! latest rating per user. The network medians are [`RunningMedian`]s updated only for nodes
+//! whose figures changed. Hourly checks keep one bucket of counts per node per `check_every`.
+//!
+//! Bounded state: a histogram has at most 3,001 buckets per class, so a pane holds at most
+//! that many entries whatever the request rate; the window holds `window / slide` panes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::config::SlaConfig;
+use super::formulas::{
+    medians_of, next_level, rating_ranks, scores, targets, CheckCounts, Counts, Figures, Level,
+    Medians, Scores, Targets, HIGH, NORMAL,
+};
+use super::median::RunningMedian;
+use crate::events::{Body, Event, Priority};
+use crate::float::F64;
+use crate::id::{Id, Interner};
+use crate::statement::{period_of, Period, StatementRow};
+use crate::time::{slot, Millis};
+use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
+
+pub const BREACH: Rule = Rule {
+    policy: "sla",
+    name: "breach",
+};
+pub const GPU_FAULT: Rule = Rule {
+    policy: "sla",
+    name: "gpu_fault",
+};
+
+const DAY_MS: Millis = 86_400_000;
+
+/// One sla input; ordered by (ts, seq), the order the page fixes for equal times.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SlaInput {
+    pub ts: Millis,
+    pub seq: u64,
+    pub node: Id,
+    pub what: SlaEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SlaEvent {
+    Registered,
+    Left,
+    Probe {
+        ok: bool,
+    },
+    Request {
+        class: u8,
+        ok: bool,
+        latency_ms: F64,
+    },
+    Rating {
+        user: Id,
+        stars: u8,
+    },
+    Gpu {
+        gpu: Id,
+        xid: Option<u64>,
+        ecc_dbe_total: Option<u64>,
+    },
+}
+
+impl SlaInput {
+    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<SlaInput> {
+        let (node, what) = match &event.body {
+            Body::NodeRegistered { node, .. } => (node, SlaEvent::Registered),
+            Body::NodeLeft { node } => (node, SlaEvent::Left),
+            Body::Probe { node, ok, .. } => (node, SlaEvent::Probe { ok: *ok }),
+            Body::Request {
+                node,
+                latency_ms,
+                ok,
+                priority,
+            } => {
+                let class = match priority {
+                    Some(Priority::High) => HIGH,
+                    Some(Priority::Normal) | None => NORMAL,
+                } as u8;
+                let latency_ms = F64(*latency_ms);
+                (
+                    node,
+                    SlaEvent::Request {
+                        class,
+                        ok: *ok,
+                        latency_ms,
+                    },
+                )
+            }
+            Body::Rating { node, user, stars } => (
+                node,
+                SlaEvent::Rating {
+                    user: ids.id(user),
+                    stars: *stars,
+                },
+            ),
+            Body::GpuSample(s) if s.xid.is_some() || s.ecc_dbe_total.is_some() => (
+                &s.node,
+                SlaEvent::Gpu {
+                    gpu: ids.id(&s.gpu),
+                    xid: s.xid,
+                    ecc_dbe_total: s.ecc_dbe_total,
+                },
+            ),
+            _ => return None,
+        };
+        Some(SlaInput {
+            ts: event.ts,
+            seq,
+            node: ids.id(node),
+            what,
+        })
+    }
+}
+
+/// A node's penalty standing, as the `sla_levels` table shows it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LevelRow {
+    pub node: Id,
+    pub level: Level,
+    /// When the current level was reached (None: never left `none`).
+    pub since: Option<Millis>,
+    pub breaches_lookback: u32,
+    pub consecutive_breaches: u32,
+    pub consecutive_clean: u32,
+    /// The last check.
+    pub checked: Millis,
+}
+
+/// The targets of one moment, with the median uptime they came from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TargetsRow {
+    pub uptime: F64,
+    pub latency_ms: [F64; 2],
+    pub error: [F64; 2],
+    pub median_uptime: Option<F64>,
+}
+
+impl TargetsRow {
+    pub fn from(t: &Targets) -> TargetsRow {
+        TargetsRow {
+            uptime: F64(t.uptime),
+            latency_ms: t.latency_ms.map(F64),
+            error: t.error.map(F64),
+            median_uptime: t.median_uptime.map(F64),
+        }
+    }
+
+    pub fn targets(&self) -> Targets {
+        Targets {
+            uptime: self.uptime.0,
+            latency_ms: self.latency_ms.map(|v| v.0),
+            error: self.error.map(|v| v.0),
+            median_uptime: self.median_uptime.map(|v| v.0),
+        }
+    }
+}
+
+/// The rows the sla dataflow shows.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SlaOut {
+    /// An active node's figures over the window.
+    Node(Id, Figures),
+    Targets(TargetsRow),
+    Level(LevelRow),
+    Trigger(TriggerRow),
+    Statement(StatementRow),
+}
+
+/// A node's counts over the window, per pane to take them back out, and its ratings.
+#[derive(Debug, Default)]
+struct NodeWindow {
+    total: Counts,
+    panes: BTreeMap<Millis, Counts>,
+    /// The latest rating per user: (ts, seq, stars, slot).
+    ratings: HashMap<Id, (Millis, u64, u8, Millis)>,
+    rating_sum: u64,
+}
+
+impl NodeWindow {
+    fn figures(&self) -> Figures {
+        Figures::of(&self.total, self.rating_sum, self.ratings.len() as u64)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.panes.is_empty() && self.ratings.is_empty()
+    }
+}
+
+/// The network medians, kept up to date value by value.
+#[derive(Debug, Default)]
+struct NetworkMedians {
+    uptime: RunningMedian,
+    p95: [RunningMedian; 2],
+    error: [RunningMedian; 2],
+}
+
+impl NetworkMedians {
+    fn update(&mut self, figures: &Figures, insert: bool) {
+        let v = figures.median_values();
+        let [p95_high, p95_normal] = &mut self.p95;
+        let [error_high, error_normal] = &mut self.error;
+        let pairs = [
+            (&mut self.uptime, v.uptime),
+            (p95_high, v.p95[HIGH]),
+            (p95_normal, v.p95[NORMAL]),
+            (error_high, v.error[HIGH]),
+            (error_normal, v.error[NORMAL]),
+        ];
+        for (median, value) in pairs {
+            if let Some(value) = value {
+                if insert {
+                    median.insert(value)
+                } else {
+                    median.remove(value)
+                }
+            }
+        }
+    }
+
+    fn medians(&self) -> Medians {
+        Medians {
+            uptime: self.uptime.median(),
+            p95: [HIGH, NORMAL].map(|c| self.p95[c].median()),
+            error: [HIGH, NORMAL].map(|c| self.error[c].median()),
+        }
+    }
+}
+
+/// A node's check history as the level rule needs it.
+#[derive(Clone, Debug, Default)]
+struct Standing {
+    level: Level,
+    since: Option<Millis>,
+    /// Times of the breaching checks inside the lookback.
+    breaches: VecDeque<Millis>,
+    consecutive_breaches: u32,
+    consecutive_clean: u32,
+}
+
+/// A GPU's fault state: its last ECC double-bit total and whether its latest sample is faulty.
+#[derive(Clone, Copy, Debug, Default)]
+struct GpuFault {
+    ecc: Option<u64>,
+    faulty: bool,
+}
+
+pub struct SlaState {
+    cfg: SlaConfig,
+    period: Period,
+    /// Registry: true while the node's last registry event is `node_registered`.
+    active: HashMap<Id, bool>,
+    active_count: usize,
+    windows: HashMap<Id, NodeWindow>,
+    pane_expiry: BTreeSet<(Millis, Id)>,
+    rating_expiry: BTreeSet<(Millis, Id, Id)>,
+    /// Per `check_every` bucket (its end), each node's counts.
+    hours: BTreeMap<Millis, HashMap<Id, Counts>>,
+    gpus: HashMap<(Id, Id), GpuFault>,
+    faulty_gpus: HashMap<Id, u32>,
+    edges: TriggerEdges,
+    medians: NetworkMedians,
+    shown: HashMap<Id, Figures>,
+    shown_targets: Option<TargetsRow>,
+    standings: HashMap<Id, Standing>,
+    shown_levels: HashMap<Id, LevelRow>,
+    dirty: BTreeSet<Id>,
+    last: Option<Millis>,
+}
+
+type Rows = Vec<(SlaOut, isize)>;
+
+impl SlaState {
+    pub fn new(cfg: &SlaConfig, period: Period) -> SlaState {
+        SlaState {
+            cfg: cfg.clone(),
+            period,
+            active: HashMap::new(),
+            active_count: 0,
+            windows: HashMap::new(),
+            pane_expiry: BTreeSet::new(),
+            rating_expiry: BTreeSet::new(),
+            hours: BTreeMap::new(),
+            gpus: HashMap::new(),
+            faulty_gpus: HashMap::new(),
+            edges: TriggerEdges::default(),
+            medians: NetworkMedians::default(),
+            shown: HashMap::new(),
+            shown_targets: None,
+            standings: HashMap::new(),
+            shown_levels: HashMap::new(),
+            dirty: BTreeSet::new(),
+            last: None,
+        }
+    }
+
+    /// The next moment after the last processed one at which something happens without new
+    /// input: an expiry, a check or a period's end (the last two only while nodes are active).
+    pub fn next_time(&self) -> Option<Millis> {
+        let last = self.last?;
+        let mut next = [
+            self.pane_expiry.first().map(|e| e.0),
+            self.rating_expiry.first().map(|e| e.0),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if self.active_count > 0 {
+            let every = self.cfg.check_every.millis();
+            let check = (last / every + 1) * every;
+            next = Some(
+                next.map_or(check, |n| n.min(check))
+                    .min(self.next_period_end(last)),
+            );
+        }
+        next
+    }
+
+    /// Processes moment `t` (after every earlier one): its inputs in (ts, seq) order, what
+    /// expires, the changed nodes' figures and the targets, then the check and the statement
+    /// that fall on `t`. Returns the changes of the shown rows.
+    pub fn advance(&mut self, t: Millis, mut inputs: Vec<SlaInput>) -> Rows {
+        debug_assert!(self.last.is_none_or(|l| l < t), "moments in order");
+        self.last = Some(t);
+        let mut rows = Rows::new();
+        inputs.sort();
+        for input in inputs {
+            self.apply(t, input, &mut rows);
+        }
+        self.expire(t);
+        self.refresh(&mut rows);
+        let cw = self.cfg.check_window.millis();
+        while self
+            .hours
+            .first_key_value()
+            .is_some_and(|(b, _)| b + cw <= t)
+        {
+            self.hours.pop_first();
+        }
+        if t % self.cfg.check_every.millis() == 0 {
+            self.check(t, &mut rows);
+        }
+        if self.is_period_end(t) {
+            rows.extend(
+                self.statement(t)
+                    .into_iter()
+                    .map(|r| (SlaOut::Statement(r), 1)),
+            );
+        }
+        rows
+    }
+
+    fn apply(&mut self, t: Millis, input: SlaInput, rows: &mut Rows) {
+        let node = input.node;
+        match input.what {
+            SlaEvent::Registered | SlaEvent::Left => {
+                let now = matches!(input.what, SlaEvent::Registered);
+                let before = self.active.insert(node.clone(), now).unwrap_or(false);
+                self.active_count = self.active_count + now as usize - before as usize;
+            }
+            SlaEvent::Probe { ok } => self.count(t, &node, |c| c.probe(ok)),
+            SlaEvent::Request {
+                class,
+                ok,
+                latency_ms,
+            } => self.count(t, &node, |c| c.request(class as usize, ok, latency_ms.0)),
+            SlaEvent::Rating { user, stars } => {
+                let expires = slot(input.ts, self.cfg.slide.millis()) + self.cfg.window.millis();
+                let window = self.windows.entry(node.clone()).or_default();
+                let newer = (input.ts, input.seq);
+                match window.ratings.get(&user) {
+                    Some(&(ts, seq, _, _)) if (ts, seq) > newer => return,
+                    Some(&(_, _, old, old_slot)) => {
+                        window.rating_sum -= old as u64;
+                        let old_expiry = old_slot + self.cfg.window.millis();
+                        self.rating_expiry
+                            .remove(&(old_expiry, node.clone(), user.clone()));
+                    }
+                    None => {}
+                }
+                window.rating_sum += stars as u64;
+                let at = slot(input.ts, self.cfg.slide.millis());
+                window
+                    .ratings
+                    .insert(user.clone(), (input.ts, input.seq, stars, at));
+                self.rating_expiry.insert((expires, node.clone(), user));
+            }
+            SlaEvent::Gpu {
+                gpu,
+                xid,
+                ecc_dbe_total,
+            } => self.gpu_sample(&node, gpu, input.ts, xid, ecc_dbe_total, rows),
+        }
+        self.dirty.insert(node);
+    }
+
+    fn count(&mut self, t: Millis, node: &Id, add: impl Fn(&mut Counts)) {
+        let window = self.windows.entry(node.clone()).or_default();
+        add(&mut window.total);
+        if !window.panes.contains_key(&t) {
+            self.pane_expiry
+                .insert((t + self.cfg.window.millis(), node.clone()));
+        }
+        add(window.panes.entry(t).or_default());
+        let bucket = slot(t, self.cfg.check_every.millis());
+        add(self
+            .hours
+            .entry(bucket)
+            .or_default()
+            .entry(node.clone())
+            .or_default());
+    }
+
+    /// Rule 9: a sample is faulty if its XID is critical or its ECC double-bit total rose; the
+    /// node's warning stands while any of its GPUs' latest sample is faulty. Raised only for
+    /// an active node; cleared whenever its last faulty GPU recovers.
+    fn gpu_sample(
+        &mut self,
+        node: &Id,
+        gpu: Id,
+        ts: Millis,
+        xid: Option<u64>,
+        ecc: Option<u64>,
+        rows: &mut Rows,
+    ) {
+        let state = self.gpus.entry((node.clone(), gpu)).or_default();
+        let critical = xid.filter(|x| self.cfg.critical_xids.contains(x));
+        let rise = match (state.ecc, ecc) {
+            (Some(before), Some(now)) if now > before => Some((now, before)),
+            _ => None,
+        };
+        if ecc.is_some() {
+            state.ecc = ecc;
+        }
+        let faulty = critical.is_some() || rise.is_some();
+        if faulty != state.faulty {
+            state.faulty = faulty;
+            let count = self.faulty_gpus.entry(node.clone()).or_default();
+            if faulty {
+                *count += 1;
+            } else {
+                *count -= 1;
+            }
+        }
+        let node_faulty = self.faulty_gpus.get(node).is_some_and(|c| *c > 0);
+        let raised = self.edges.current(node, GPU_FAULT).is_some();
+        let active = self.is_active(node);
+        let cause = match (critical, rise) {
+            (Some(x), _) => Cause {
+                value: x as f64,
+                threshold: 0.0,
+            },
+            (None, Some((now, before))) => Cause {
+                value: now as f64,
+                threshold: before as f64,
+            },
+            (None, None) => Cause {
+                value: ecc.unwrap_or(0) as f64,
+                threshold: ecc.unwrap_or(0) as f64,
+            },
+        };
+        let level = match (node_faulty, raised) {
+            (true, false) if active => Some("warning"),
+            (true, true) => Some("warning"),
+            _ => None,
+        };
+        if level.is_some() || raised {
+            let edges = self.edges.set(node, GPU_FAULT, level, ts, cause);
+            rows.extend(edges.into_iter().map(|e| (SlaOut::Trigger(e), 1)));
+        }
+    }
+
+    fn is_active(&self, node: &Id) -> bool {
+        self.active.get(node).copied().unwrap_or(false)
+    }
+
+    fn expire(&mut self, t: Millis) {
+        while let Some((at, node)) = self.pane_expiry.first().cloned() {
+            if at > t {
+                break;
+            }
+            self.pane_expiry.pop_first();
+            let pane = at - self.cfg.window.millis();
+            let window = self.windows.get_mut(&node).expect("expiring pane's window");
+            let counts = window.panes.remove(&pane).expect("expiring pane");
+            window.total.merge(&counts, -1);
+            self.dirty.insert(node);
+        }
+        while let Some((at, node, user)) = self.rating_expiry.first().cloned() {
+            if at > t {
+                break;
+            }
+            self.rating_expiry.pop_first();
+            let window = self
+                .windows
+                .get_mut(&node)
+                .expect("expiring rating's window");
+            let (_, _, stars, _) = window.ratings.remove(&user).expect("expiring rating");
+            window.rating_sum -= stars as u64;
+            self.dirty.insert(node);
+        }
+    }
+
+    /// Brings the changed nodes' rows and the medians up to date, then the targets.
+    fn refresh(&mut self, rows: &mut Rows) {
+        for node in std::mem::take(&mut self.dirty) {
+            let figures = if self.is_active(&node) {
+                Some(
+                    self.windows
+                        .get(&node)
+                        .map(NodeWindow::figures)
+                        .unwrap_or_default(),
+                )
+            } else {
+                None
+            };
+            if self.windows.get(&node).is_some_and(NodeWindow::is_empty) {
+                self.windows.remove(&node);
+            }
+            let old = self.shown.get(&node).copied();
+            if old == figures {
+                continue;
+            }
+            if let Some(old) = old {
+                self.medians.update(&old, false);
+                rows.push((SlaOut::Node(node.clone(), old), -1));
+                self.shown.remove(&node);
+            }
+            if let Some(new) = figures {
+                self.medians.update(&new, true);
+                rows.push((SlaOut::Node(node.clone(), new), 1));
+                self.shown.insert(node, new);
+            }
+        }
+        let now = TargetsRow::from(&self.targets());
+        if self.shown_targets.as_ref() != Some(&now) {
+            if let Some(old) = self.shown_targets.take() {
+                rows.push((SlaOut::Targets(old), -1));
+            }
+            rows.push((SlaOut::Targets(now.clone()), 1));
+            self.shown_targets = Some(now);
+        }
+    }
+
+    pub fn targets(&self) -> Targets {
+        targets(&self.medians.medians(), &self.cfg)
+    }
+
+    /// The hourly check at `c` of every active node (rule 8).
+    fn check(&mut self, c: Millis, rows: &mut Rows) {
+        if self.active_count == 0 {
+            return;
+        }
+        let from = c - self.cfg.check_window.millis();
+        let mut nodes: Vec<&Id> = self
+            .active
+            .iter()
+            .filter(|(_, a)| **a)
+            .map(|(n, _)| n)
+            .collect();
+        nodes.sort();
+        let figures: Vec<(Id, Figures)> = nodes
+            .into_iter()
+            .map(|node| {
+                let mut counts = Counts::default();
+                for (_, bucket) in self.hours.range(from + 1..=c) {
+                    if let Some(n) = bucket.get(node) {
+                        counts.merge(n, 1);
+                    }
+                }
+                (node.clone(), Figures::of(&counts, 0, 0))
+            })
+            .collect();
+        let hour_targets = targets(&medians_of(figures.iter().map(|(_, f)| f)), &self.cfg);
+        for (node, f) in &figures {
+            let breach = scores(f, &hour_targets, 0.5, &self.cfg).breaches();
+            let standing = self.standings.entry(node.clone()).or_default();
+            let (old, new, cause) = record_check(standing, c, breach, &self.cfg);
+            if new != old {
+                let level = (new != Level::None).then(|| new.name());
+                let cause = Cause {
+                    value: cause.0,
+                    threshold: cause.1,
+                };
+                let edges = self.edges.set(node, BREACH, level.as_deref(), c, cause);
+                rows.extend(edges.into_iter().map(|e| (SlaOut::Trigger(e), 1)));
+            }
+            let row = level_row(node, standing, c);
+            if let Some(old) = self.shown_levels.insert(node.clone(), row.clone()) {
+                rows.push((SlaOut::Level(old), -1));
+            }
+            rows.push((SlaOut::Level(row), 1));
+        }
+    }
+
+    fn is_period_end(&self, t: Millis) -> bool {
+        t > 0 && t % DAY_MS == 0 && self.next_period_end(t - 1) == t
+    }
+
+    fn next_period_end(&self, after: Millis) -> Millis {
+        let (_, last_day) = period_of((after / DAY_MS) as i32, self.period);
+        (last_day as Millis + 1) * DAY_MS
+    }
+
+    /// The statement of the period ending at `end`: each active node's reward factor.
+    fn statement(&self, end: Millis) -> Vec<StatementRow> {
+        let (name, _) = period_of(((end - 1) / DAY_MS) as i32, self.period);
+        let nodes = self.shown.iter().map(|(n, f)| (n.clone(), *f));
+        let levels = |node: &Id| {
+            self.standings
+                .get(node)
+                .map(|s| s.level)
+                .unwrap_or_default()
+        };
+        statement_rows(&name, nodes, &self.targets(), levels, &self.cfg)
+    }
+
+    /// Entries kept for `node`: panes, histogram entries over its panes and the window, ratings.
+    pub fn footprint(&self, node: &str) -> Option<Footprint> {
+        let w = self.windows.get(node)?;
+        Some(Footprint {
+            panes: w.panes.len(),
+            hist_entries: w.total.hist_entries()
+                + w.panes.values().map(Counts::hist_entries).sum::<usize>(),
+            ratings: w.ratings.len(),
+        })
+    }
+}
+
+/// What one node's window keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footprint {
+    pub panes: usize,
+    pub hist_entries: usize,
+    pub ratings: usize,
+}
+
+/// Records a check at `c` in `standing`: the breach list over the lookback, the consecutive
+/// counts and the level. Returns (old level, new level, cause of the change).
+fn record_check(
+    standing: &mut Standing,
+    c: Millis,
+    breach: bool,
+    cfg: &SlaConfig,
+) -> (Level, Level, (f64, f64)) {
+    let lookback = cfg.lookback.millis();
+    while standing
+        .breaches
+        .front()
+        .is_some_and(|b| *b + lookback <= c)
+    {
+        standing.breaches.pop_front();
+    }
+    if breach {
+        standing.breaches.push_back(c);
+        standing.consecutive_breaches += 1;
+        standing.consecutive_clean = 0;
+    } else {
+        standing.consecutive_clean += 1;
+        standing.consecutive_breaches = 0;
+    }
+    let counts = CheckCounts {
+        breaches_lookback: standing.breaches.len() as u32,
+        consecutive_breaches: standing.consecutive_breaches,
+        consecutive_clean: standing.consecutive_clean,
+    };
+    let old = standing.level;
+    let (new, cause) = next_level(old, breach, &counts, cfg);
+    if new != old {
+        standing.level = new;
+        standing.since = Some(c);
+    }
+    (old, new, cause)
+}
+
+fn level_row(node: &Id, s: &Standing, checked: Millis) -> LevelRow {
+    LevelRow {
+        node: node.clone(),
+        level: s.level,
+        since: s.since,
+        breaches_lookback: s.breaches.len() as u32,
+        consecutive_breaches: s.consecutive_breaches,
+        consecutive_clean: s.consecutive_clean,
+        checked,
+    }
+}
+
+/// Every node's scores at one moment: ranks computed over the given nodes.
+pub fn all_scores(
+    nodes: &[(Id, Figures)],
+    targets: &Targets,
+    cfg: &SlaConfig,
+) -> Vec<(Id, Figures, f64, Scores)> {
+    let ranks = rating_ranks(
+        nodes
+            .iter()
+            .map(|(n, f)| (n.clone(), f.rating_sum, f.ratings)),
+        cfg,
+    );
+    nodes
+        .iter()
+        .map(|(node, f)| {
+            let rank = ranks.get(node).copied().unwrap_or(0.5);
+            (node.clone(), *f, rank, scores(f, targets, rank, cfg))
+        })
+        .collect()
+}
+
+/// The statement rows of a period: per node, performance at the close times the level's
+/// multiplier (0 when severe). Each node is paid on its own: `provider` and `node` name it.
+pub fn statement_rows(
+    period: &str,
+    nodes: impl Iterator<Item = (Id, Figures)>,
+    targets: &Targets,
+    level_of: impl Fn(&Id) -> Level,
+    cfg: &SlaConfig,
+) -> Vec<StatementRow> {
+    let mut nodes: Vec<(Id, Figures)> = nodes.collect();
+    nodes.sort();
+    all_scores(&nodes, targets, cfg)
+        .into_iter()
+        .map(|(node, _, _, s)| {
+            let level = level_of(&node);
+            let performance = s.performance.unwrap_or(0.0);
+            let multiplier = level.multiplier(cfg);
+            let factor = performance * multiplier;
+            let detail = serde_json::json!({
+                "performance": performance,
+                "uptime_score": s.uptime,
+                "latency_score": s.latency,
+                "error_score": s.errors,
+                "rating_score": s.rating,
+                "level": level.name(),
+                "multiplier": multiplier,
+                "rule": "reward factor = performance at the period's close x the penalty level's multiplier (1 - penalty_step x level; severe: 0)",
+            });
+            StatementRow {
+                period: period.to_owned(),
+                policy: "sla".to_owned(),
+                provider: node.clone(),
+                node: Some(node),
+                amount: Decimal::try_from(factor).unwrap_or_default().round_dp(12),
+                detail: detail.to_string(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(ts: Millis, seq: u64, node: &str, what: SlaEvent) -> SlaInput {
+        SlaInput {
+            ts,
+            seq,
+            node: node.into(),
+            what,
+        }
+    }
+
+    #[test]
+    fn a_later_rating_of_the_same_user_replaces_the_earlier() {
+        let cfg = SlaConfig::default();
+        let mut s = SlaState::new(&cfg, Period::Month);
+        let rate = |stars| SlaEvent::Rating {
+            user: "u".into(),
+            stars,
+        };
+        s.advance(
+            60_000,
+            vec![
+                input(1, 0, "n", SlaEvent::Registered),
+                input(2, 1, "n", rate(5)),
+            ],
+        );
+        // Same ts, later input: replaces; an older ts arriving later does not.
+        let rows = s.advance(
+            120_000,
+            vec![
+                input(61_000, 3, "n", rate(2)),
+                input(60_500, 4, "n", rate(4)),
+            ],
+        );
+        let shown: Vec<&Figures> = rows
+            .iter()
+            .filter_map(|(r, d)| match r {
+                SlaOut::Node(_, f) if *d > 0 => Some(f),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(shown.len(), 1);
+        assert_eq!((shown[0].rating_sum, shown[0].ratings), (2, 1));
+    }
+
+    #[test]
+    fn a_node_with_a_million_requests_keeps_bounded_state() {
+        // 1M requests in one hour (60 panes): every pane's histogram has at most as many
+        // entries as there are distinct buckets, however many requests land in it.
+        let cfg = SlaConfig::default();
+        let mut s = SlaState::new(&cfg, Period::Month);
+        s.advance(60_000, vec![input(1, 0, "n", SlaEvent::Registered)]);
+        let mut seq = 1;
+        for minute in 2..62u64 {
+            let t = minute * 60_000;
+            let inputs: Vec<SlaInput> = (0..16_667u64)
+                .map(|i| {
+                    seq += 1;
+                    let latency = 20.0 + ((i * 7919) % 480) as f64; // 20..500 ms
+                    input(
+                        t - 1,
+                        seq,
+                        "n",
+                        SlaEvent::Request {
+                            class: NORMAL as u8,
+                            ok: i % 50 != 0,
+                            latency_ms: F64(latency),
+                        },
+                    )
+                })
+                .collect();
+            s.advance(t, inputs);
+        }
+        let f = s.footprint("n").unwrap();
+        assert_eq!(f.panes, 60);
+        // The window's histogram and each pane's hold at most the buckets 20..500 ms span.
+        let spanned = (super::super::formulas::bucket_of(500.0)
+            - super::super::formulas::bucket_of(20.0)
+            + 1) as usize;
+        assert!(f.hist_entries <= 61 * spanned, "{f:?}, {spanned} buckets");
+        assert_eq!(s.shown.get("n").unwrap().requests[NORMAL], 60 * 16_667);
+    }
+}
