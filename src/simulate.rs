@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use clap::Args;
 use meritflow_connectors::sim::{generate, FleetSpec};
 use meritflow_connectors::sim_icp::{icp_month, IcpSpec};
+use meritflow_connectors::sim_sla::{sla_fleet, SlaScenario, SlaSpec};
 use meritflow_pipelines::events::Event;
 
 #[derive(Args)]
@@ -26,8 +27,9 @@ pub struct SimulateArgs {
     /// Stop after this many events.
     #[arg(long)]
     limit: Option<u64>,
-    /// Which network to simulate: a crynux task fleet, or an ICP-style month of block-maker
-    /// counters (with --month, --subnets).
+    /// Which network to simulate: a crynux task fleet, an ICP-style month of block-maker
+    /// counters (with --month, --subnets), or a probed and rated service fleet for policy sla
+    /// (with --scenario, --days, --month for its start).
     #[arg(long, value_enum, default_value_t = Network::Crynux)]
     network: Network,
     /// The month an icp simulation covers (its first hours of the next month included, so it
@@ -37,12 +39,28 @@ pub struct SimulateArgs {
     /// Subnets of an icp simulation.
     #[arg(long, default_value_t = 30)]
     subnets: usize,
+    /// What happens in an sla simulation: nothing (healthy), a network-wide outage on day 2
+    /// (nobody should be penalised), or one bad node for a day that then recovers, plus GPU
+    /// faults (bad-node).
+    #[arg(long, value_enum, default_value_t = Scenario::BadNode)]
+    scenario: Scenario,
+    /// Days of an sla simulation, from the first of --month.
+    #[arg(long, default_value_t = 24)]
+    days: u64,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum Scenario {
+    Healthy,
+    Outage,
+    BadNode,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum Network {
     Crynux,
     Icp,
+    Sla,
 }
 
 fn icp_spec(args: &SimulateArgs) -> anyhow::Result<IcpSpec> {
@@ -88,6 +106,20 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     };
     let icp = match args.network {
         Network::Icp => Some(icp_month(&icp_spec(&args)?)),
+        Network::Sla => {
+            let month = icp_spec(&args)?;
+            Some(sla_fleet(&SlaSpec {
+                nodes: args.nodes,
+                start: month.start,
+                days: args.days,
+                scenario: match args.scenario {
+                    Scenario::Healthy => SlaScenario::Healthy,
+                    Scenario::Outage => SlaScenario::Outage,
+                    Scenario::BadNode => SlaScenario::BadNode,
+                },
+                seed: args.seed,
+            }))
+        }
         Network::Crynux => None,
     };
     let stdout = std::io::stdout();

@@ -426,10 +426,13 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
     kafka_dev("stop", port);
 }
 
-/// The sha256 `meritflow statement` prints for October's icp statement in `store`.
-fn statement_sha(store: &Path) -> String {
+/// The sha256 and row count `meritflow statement` prints for October's statement of `policy`
+/// in `store`.
+fn statement_sha(store: &Path, policy: &str) -> (String, u64) {
     let output = meritflow(&[
         "statement",
+        "--policy",
+        policy,
         "--period",
         "2026-10",
         "--store",
@@ -437,11 +440,14 @@ fn statement_sha(store: &Path) -> String {
     ]);
     stdout(&output);
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    stderr
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_else(|| panic!("no sha256 in {stderr}"))
-        .to_owned()
+    let words: Vec<&str> = stderr.split_whitespace().collect();
+    let rows = words
+        .get(2)
+        .and_then(|w| w.trim_start_matches('(').parse().ok());
+    match (words.get(1), rows) {
+        (Some(sha), Some(rows)) => (sha.to_string(), rows),
+        _ => panic!("no sha256 and row count in {stderr}"),
+    }
 }
 
 #[test]
@@ -456,22 +462,33 @@ fn an_icp_month_through_kafka_gives_the_replayed_statement() {
         &["SELECT 1"],
         &["--store", replay_store.to_str().unwrap()],
     ));
-    let replayed = statement_sha(&replay_store);
+    let replayed = ["icp", "sla"].map(|policy| statement_sha(&replay_store, policy));
+    assert_eq!(
+        replayed[0].1, 1081,
+        "100 providers and 981 rewardable nodes"
+    );
 
     // Keyed by node over 4 partitions: the broker hands the events over in another order.
     setup.produce(&events);
     let mut run = setup.run();
     run.wait_through("2026-11-01T01:00:00.000Z", Duration::from_secs(600));
     run.stop();
-    let streamed = statement_sha(&scratch(&format!("{}-store", setup.name)));
+    let store = scratch(&format!("{}-store", setup.name));
+    let streamed = ["icp", "sla"].map(|policy| statement_sha(&store, policy));
     assert_eq!(
         streamed, replayed,
-        "the same statement through Kafka as in replay"
+        "the same statements through Kafka as in replay"
     );
 
     let rows = setup.read("statements");
-    assert_eq!(rows.len(), 1081, "every row of the statement, once");
-    assert!(rows
-        .values()
-        .all(|r| r["sha256"] == Value::String(replayed.clone()) && r["rows"] == 1081));
+    for (policy, (sha, count)) in ["icp", "sla"].into_iter().zip(&replayed) {
+        let of_policy: Vec<&Value> = rows
+            .values()
+            .filter(|r| r["policy"] == policy && r["period"] == "2026-10")
+            .collect();
+        assert_eq!(of_policy.len() as u64, *count, "every {policy} row, once");
+        assert!(of_policy
+            .iter()
+            .all(|r| r["sha256"] == Value::String(sha.clone()) && r["rows"] == *count));
+    }
 }

@@ -5,4 +5,5 @@ pub mod file;
 pub mod kafka;
 pub mod sim;
 pub mod sim_icp;
+pub mod sim_sla;
 pub mod statement_store;

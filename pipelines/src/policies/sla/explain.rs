@@ -19,11 +19,12 @@ pub fn explain(
     as_of: Millis,
     cfg: &SlaConfig,
 ) -> Result<String, String> {
-    let targets = parts
+    let medians = parts
         .targets
         .as_ref()
-        .map(TargetsRow::targets)
+        .map(TargetsRow::medians)
         .ok_or("no sla input in these events (probe, request, rating, node_registered)")?;
+    let targets = super::formulas::targets(&medians, cfg);
     let scored = all_scores(&parts.nodes, &targets, cfg);
     let Some((_, f, rank, s)) = scored.iter().find(|(n, ..)| &**n == node) else {
         let known: Vec<&str> = parts.nodes.iter().take(10).map(|(n, _)| &**n).collect();
@@ -44,27 +45,31 @@ pub fn explain(
     );
     let _ = writeln!(
         w,
-        "\nTargets (network-relative, over the {} active nodes):",
+        "\nTargets (network-relative, medians over the {} active nodes; NULL: none has the figure):",
         parts.nodes.len()
     );
     let _ = writeln!(
         w,
         "  uptime target     = min({}, network median uptime {}) = {}",
         cfg.uptime_target,
-        opt(targets.median_uptime),
+        opt(medians.uptime),
         targets.uptime
     );
     for (c, name) in CLASSES {
         let _ = writeln!(
             w,
-            "  latency {name:<6}    = max({} ms, {} x network median p95) = {} ms",
-            cfg.latency_floor_ms, cfg.latency_factor, targets.latency_ms[c]
+            "  latency {name:<6}    = max({} ms, {} x network median p95 {}) = {} ms",
+            cfg.latency_floor_ms,
+            cfg.latency_factor,
+            opt(medians.p95[c]),
+            targets.latency_ms[c]
         );
         let _ = writeln!(
             w,
-            "  error {name:<6}      = max({}, {} x network median error rate) = {}",
+            "  error {name:<6}      = max({}, {} x network median error rate {}) = {}",
             super::formulas::error_base(c, cfg),
             cfg.error_factor,
+            opt(medians.error[c]),
             targets.error[c]
         );
     }

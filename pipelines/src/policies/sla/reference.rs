@@ -41,8 +41,9 @@ pub fn sla_reference(
 
     let now = active_at(&inputs, as_of);
     let figures = window_figures(&inputs, &now, as_of, cfg.window.millis(), cfg, true);
-    let shown_targets = targets(&medians_of(figures.values()), cfg);
-    out.push(SlaOut::Targets(TargetsRow::from(&shown_targets)));
+    out.push(SlaOut::Targets(TargetsRow::from(&medians_of(
+        figures.values(),
+    ))));
     out.extend(figures.iter().map(|(n, f)| SlaOut::Node(n.clone(), *f)));
 
     // Checks, in order, each from scratch.
@@ -98,8 +99,8 @@ pub fn sla_reference(
     triggers.extend(gpu_faults(&inputs, cfg));
     out.extend(triggers.into_iter().map(SlaOut::Trigger));
 
-    // Statements at each period end from the first input on, with the levels after its check.
-    let mut end = next_period_end(first.saturating_sub(1), period);
+    // Statements at each period end after the first input, with the levels after its check.
+    let mut end = next_period_end(first, period);
     while end <= as_of {
         let active = active_at(&inputs, end);
         let at_end = window_figures(&inputs, &active, end, cfg.window.millis(), cfg, true);

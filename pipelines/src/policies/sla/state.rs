@@ -135,31 +135,28 @@ pub struct LevelRow {
     pub checked: Millis,
 }
 
-/// The targets of one moment, with the median uptime they came from.
+/// The network medians of one moment, which the targets come from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct TargetsRow {
-    pub uptime: F64,
-    pub latency_ms: [F64; 2],
-    pub error: [F64; 2],
-    pub median_uptime: Option<F64>,
+    pub uptime: Option<F64>,
+    pub p95: [Option<F64>; 2],
+    pub error: [Option<F64>; 2],
 }
 
 impl TargetsRow {
-    pub fn from(t: &Targets) -> TargetsRow {
+    pub fn from(m: &Medians) -> TargetsRow {
         TargetsRow {
-            uptime: F64(t.uptime),
-            latency_ms: t.latency_ms.map(F64),
-            error: t.error.map(F64),
-            median_uptime: t.median_uptime.map(F64),
+            uptime: m.uptime.map(F64),
+            p95: m.p95.map(|v| v.map(F64)),
+            error: m.error.map(|v| v.map(F64)),
         }
     }
 
-    pub fn targets(&self) -> Targets {
-        Targets {
-            uptime: self.uptime.0,
-            latency_ms: self.latency_ms.map(|v| v.0),
-            error: self.error.map(|v| v.0),
-            median_uptime: self.median_uptime.map(|v| v.0),
+    pub fn medians(&self) -> Medians {
+        Medians {
+            uptime: self.uptime.map(|v| v.0),
+            p95: self.p95.map(|v| v.map(|v| v.0)),
+            error: self.error.map(|v| v.map(|v| v.0)),
         }
     }
 }
@@ -273,6 +270,8 @@ pub struct SlaState {
     standings: HashMap<Id, Standing>,
     shown_levels: HashMap<Id, LevelRow>,
     dirty: BTreeSet<Id>,
+    /// The first and the last processed moment.
+    first: Option<Millis>,
     last: Option<Millis>,
 }
 
@@ -298,6 +297,7 @@ impl SlaState {
             standings: HashMap::new(),
             shown_levels: HashMap::new(),
             dirty: BTreeSet::new(),
+            first: None,
             last: None,
         }
     }
@@ -330,6 +330,7 @@ impl SlaState {
     pub fn advance(&mut self, t: Millis, mut inputs: Vec<SlaInput>) -> Rows {
         debug_assert!(self.last.is_none_or(|l| l < t), "moments in order");
         self.last = Some(t);
+        self.first.get_or_insert(t);
         let mut rows = Rows::new();
         inputs.sort();
         for input in inputs {
@@ -540,7 +541,7 @@ impl SlaState {
                 self.shown.insert(node, new);
             }
         }
-        let now = TargetsRow::from(&self.targets());
+        let now = TargetsRow::from(&self.medians.medians());
         if self.shown_targets.as_ref() != Some(&now) {
             if let Some(old) = self.shown_targets.take() {
                 rows.push((SlaOut::Targets(old), -1));
@@ -601,8 +602,10 @@ impl SlaState {
         }
     }
 
+    /// Whether a period ends at `t` after the first input: a period that ends at the very
+    /// moment of the first input saw none of it, and has no statement.
     fn is_period_end(&self, t: Millis) -> bool {
-        t > 0 && t % DAY_MS == 0 && self.next_period_end(t - 1) == t
+        self.first.is_some_and(|f| f < t) && t % DAY_MS == 0 && self.next_period_end(t - 1) == t
     }
 
     fn next_period_end(&self, after: Millis) -> Millis {
@@ -747,7 +750,10 @@ pub fn statement_rows(
                 policy: "sla".to_owned(),
                 provider: node.clone(),
                 node: Some(node),
-                amount: Decimal::try_from(factor).unwrap_or_default().round_dp(12),
+                amount: Decimal::try_from(factor)
+                    .unwrap_or_default()
+                    .round_dp(12)
+                    .normalize(),
                 detail: detail.to_string(),
             }
         })

@@ -39,11 +39,8 @@ impl SlaParts {
 
 /// `sla`, `sla_targets` and `sla_levels` (triggers and statements are shared tables).
 pub fn tables(parts: &SlaParts, cfg: &SlaConfig) -> Vec<Table> {
-    let targets = parts
-        .targets
-        .as_ref()
-        .map(TargetsRow::targets)
-        .unwrap_or_else(|| super::formulas::targets(&Default::default(), cfg));
+    let medians = parts.targets.as_ref().map(TargetsRow::medians);
+    let targets = super::formulas::targets(&medians.unwrap_or_default(), cfg);
     let mut sla = Table::new(
         "sla",
         &[
