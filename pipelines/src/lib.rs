@@ -6,6 +6,7 @@ pub mod events;
 pub mod float;
 pub mod id;
 pub mod kafka_config;
+pub mod moments;
 pub mod policies;
 pub mod snapshot;
 pub mod statement;

@@ -66,6 +66,24 @@ pub fn period_of(day: Day, period: Period) -> (String, Day) {
     }
 }
 
+const DAY_MS: u64 = 86_400_000;
+
+/// The end (exclusive, ms) of the period holding the moment just after `after`.
+pub fn next_period_end(after: u64, period: Period) -> u64 {
+    let (_, last_day) = period_of((after / DAY_MS) as Day, period);
+    (last_day as u64 + 1) * DAY_MS
+}
+
+/// Whether a period ends at `t`.
+pub fn is_period_end(t: u64, period: Period) -> bool {
+    t > 0 && t % DAY_MS == 0 && next_period_end(t - 1, period) == t
+}
+
+/// The name of the period ending at `end`.
+pub fn period_ending(end: u64, period: Period) -> String {
+    period_of(((end - 1) / DAY_MS) as Day, period).0
+}
+
 /// One row of a period's statement: a provider's total (`node` None) or a node's share.
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,

@@ -13,11 +13,9 @@ use super::state::{
 };
 use crate::events::Event;
 use crate::id::{Id, Interner};
-use crate::statement::{period_of, Period};
+use crate::statement::{next_period_end, period_ending, Period};
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, TriggerEdges};
-
-const DAY_MS: Millis = 86_400_000;
 
 /// The rows the sla dataflow shows as of `as_of` (a slide boundary), sorted.
 pub fn sla_reference(
@@ -111,18 +109,13 @@ pub fn sla_reference(
                 .and_then(|(_, l)| l.get(node).copied())
                 .unwrap_or_default()
         };
-        let (name, _) = period_of(((end - 1) / DAY_MS) as i32, period);
+        let name = period_ending(end, period);
         let rows = statement_rows(&name, at_end.into_iter(), &t, level_of, cfg);
         out.extend(rows.into_iter().map(SlaOut::Statement));
         end = next_period_end(end, period);
     }
     out.sort();
     out
-}
-
-fn next_period_end(after: Millis, period: Period) -> Millis {
-    let (_, last_day) = period_of((after / DAY_MS) as i32, period);
-    (last_day as Millis + 1) * DAY_MS
 }
 
 /// The nodes whose last registry event at or before `t` is a registration.

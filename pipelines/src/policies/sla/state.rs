@@ -22,7 +22,8 @@ use super::median::RunningMedian;
 use crate::events::{Body, Event, Priority};
 use crate::float::F64;
 use crate::id::{Id, Interner};
-use crate::statement::{period_of, Period, StatementRow};
+use crate::moments::MomentState;
+use crate::statement::{is_period_end, next_period_end, period_ending, Period, StatementRow};
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
 
@@ -34,8 +35,6 @@ pub const GPU_FAULT: Rule = Rule {
     policy: "sla",
     name: "gpu_fault",
 };
-
-const DAY_MS: Millis = 86_400_000;
 
 /// One sla input; ordered by (ts, seq), the order the page fixes for equal times.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -304,7 +303,7 @@ impl SlaState {
 
     /// The next moment after the last processed one at which something happens without new
     /// input: an expiry, a check or a period's end (the last two only while nodes are active).
-    pub fn next_time(&self) -> Option<Millis> {
+    fn next_moment(&self) -> Option<Millis> {
         let last = self.last?;
         let mut next = [
             self.pane_expiry.first().map(|e| e.0),
@@ -318,7 +317,7 @@ impl SlaState {
             let check = (last / every + 1) * every;
             next = Some(
                 next.map_or(check, |n| n.min(check))
-                    .min(self.next_period_end(last)),
+                    .min(next_period_end(last, self.period)),
             );
         }
         next
@@ -327,7 +326,7 @@ impl SlaState {
     /// Processes moment `t` (after every earlier one): its inputs in (ts, seq) order, what
     /// expires, the changed nodes' figures and the targets, then the check and the statement
     /// that fall on `t`. Returns the changes of the shown rows.
-    pub fn advance(&mut self, t: Millis, mut inputs: Vec<SlaInput>) -> Rows {
+    pub fn process(&mut self, t: Millis, mut inputs: Vec<SlaInput>) -> Rows {
         debug_assert!(self.last.is_none_or(|l| l < t), "moments in order");
         self.last = Some(t);
         self.first.get_or_insert(t);
@@ -605,17 +604,12 @@ impl SlaState {
     /// Whether a period ends at `t` after the first input: a period that ends at the very
     /// moment of the first input saw none of it, and has no statement.
     fn is_period_end(&self, t: Millis) -> bool {
-        self.first.is_some_and(|f| f < t) && t % DAY_MS == 0 && self.next_period_end(t - 1) == t
-    }
-
-    fn next_period_end(&self, after: Millis) -> Millis {
-        let (_, last_day) = period_of((after / DAY_MS) as i32, self.period);
-        (last_day as Millis + 1) * DAY_MS
+        self.first.is_some_and(|f| f < t) && is_period_end(t, self.period)
     }
 
     /// The statement of the period ending at `end`: each active node's reward factor.
     fn statement(&self, end: Millis) -> Vec<StatementRow> {
-        let (name, _) = period_of(((end - 1) / DAY_MS) as i32, self.period);
+        let name = period_ending(end, self.period);
         let nodes = self.shown.iter().map(|(n, f)| (n.clone(), *f));
         let levels = |node: &Id| {
             self.standings
@@ -635,6 +629,16 @@ impl SlaState {
                 + w.panes.values().map(Counts::hist_entries).sum::<usize>(),
             ratings: w.ratings.len(),
         })
+    }
+}
+
+impl MomentState<SlaInput, SlaOut> for SlaState {
+    fn next_time(&self) -> Option<Millis> {
+        self.next_moment()
+    }
+
+    fn advance(&mut self, t: Millis, inputs: Vec<SlaInput>) -> Rows {
+        self.process(t, inputs)
     }
 }
 
@@ -781,7 +785,7 @@ mod tests {
             user: "u".into(),
             stars,
         };
-        s.advance(
+        s.process(
             60_000,
             vec![
                 input(1, 0, "n", SlaEvent::Registered),
@@ -789,7 +793,7 @@ mod tests {
             ],
         );
         // Same ts, later input: replaces; an older ts arriving later does not.
-        let rows = s.advance(
+        let rows = s.process(
             120_000,
             vec![
                 input(61_000, 3, "n", rate(2)),
@@ -813,7 +817,7 @@ mod tests {
         // entries as there are distinct buckets, however many requests land in it.
         let cfg = SlaConfig::default();
         let mut s = SlaState::new(&cfg, Period::Month);
-        s.advance(60_000, vec![input(1, 0, "n", SlaEvent::Registered)]);
+        s.process(60_000, vec![input(1, 0, "n", SlaEvent::Registered)]);
         let mut seq = 1;
         for minute in 2..62u64 {
             let t = minute * 60_000;
@@ -833,7 +837,7 @@ mod tests {
                     )
                 })
                 .collect();
-            s.advance(t, inputs);
+            s.process(t, inputs);
         }
         let f = s.footprint("n").unwrap();
         assert_eq!(f.panes, 60);
