@@ -17,7 +17,21 @@ pub fn snapshot(
 ) -> Vec<Table> {
     let mut tables = policies.tables.clone();
     tables.push(statement_table(statements));
-    tables.push(rejects_table(rejects));
+    // Valid events a policy could not take (a cheque that does not increase, a fractional
+    // amount) are rejects too: `line` is the event's position among the input's events.
+    let policy_rejects: Vec<Reject> = policies
+        .swap
+        .rejects
+        .iter()
+        .map(|r| Reject {
+            source: "policy swap".to_owned(),
+            line: r.seq + 1,
+            kind: Some(r.kind.clone()),
+            reason: r.reason.clone(),
+            payload: r.payload.clone(),
+        })
+        .collect();
+    tables.push(rejects_table(rejects.iter().chain(&policy_rejects)));
     tables.push(late_table(late));
     tables
 }

@@ -8,6 +8,7 @@ use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
 use crate::policies::icp::IcpConfig;
 use crate::policies::sla::SlaConfig;
+use crate::policies::swap::SwapConfig;
 use crate::statement::StatementsConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,6 +25,7 @@ pub struct Policies {
     pub crynux: CrynuxConfig,
     pub icp: IcpConfig,
     pub sla: SlaConfig,
+    pub swap: SwapConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,7 @@ impl Config {
         let mut problems = self.policy.crynux.problems();
         problems.extend(self.policy.icp.problems(self.policy.crynux.slide));
         problems.extend(self.policy.sla.problems(self.policy.crynux.slide));
+        problems.extend(self.policy.swap.problems());
         problems.extend(self.kafka.problems());
         if problems.is_empty() {
             Ok(())
@@ -176,6 +179,21 @@ severe_after = 24
 recover_after = 72
 # XIDs that raise a gpu_fault warning (as does any rise of a GPU's ecc_dbe_total).
 critical_xids = [48, 62, 64, 74, 79, 95, 119, 120]
+
+# Policy `swap`: the bandwidth ledger per (debtor, creditor) (shared/reference/swap-bandwidth.md,
+# bee's defaults). Amounts in the smallest unit, whole numbers.
+[policy.swap]
+# A chunk at proximity order po costs (max_po - min(po, max_po) + 1) x base_price, unless the
+# event gives its price.
+base_price = 10000
+max_po = 31
+# Refresh allowance per second since the pair's previous refresh, of a full node and of a light
+# node (node_type = "light" in the payer's latest registration).
+refresh_rate = 4500000
+light_refresh_rate = 450000
+# overdraw is raised when a pair's debt reaches payment_threshold x (100 + tolerance) / 100.
+payment_threshold = 13500000
+payment_tolerance_percent = 25
 
 # Period statements: what each policy that pays owes for a closed period, final once written.
 [statements]

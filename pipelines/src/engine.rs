@@ -28,6 +28,9 @@ use crate::policies::icp::tables::IcpParts;
 use crate::policies::sla::dataflow::{build as build_sla, SlaInputs};
 use crate::policies::sla::state::SlaOut;
 use crate::policies::sla::tables::SlaParts;
+use crate::policies::swap::dataflow::{build as build_swap, SwapInputs};
+use crate::policies::swap::state::SwapOut;
+use crate::policies::swap::tables::SwapParts;
 use crate::time::{slot, Millis};
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
@@ -137,6 +140,7 @@ pub struct Outputs {
     pay: Captured<PayRow>,
     icp: Captured<IcpOut>,
     sla: Captured<SlaOut>,
+    swap: Captured<SwapOut>,
 }
 
 impl Outputs {
@@ -150,6 +154,7 @@ impl Outputs {
             pay: Captured::new(),
             icp: Captured::new(),
             sla: Captured::new(),
+            swap: Captured::new(),
         }
     }
 
@@ -182,6 +187,11 @@ impl Outputs {
         SlaParts::from_rows(self.sla.snapshot(as_of))
     }
 
+    /// The swap rows as of `as_of` (a completed time).
+    pub fn swap(&self, as_of: Millis) -> SwapParts {
+        SwapParts::from_rows(self.swap.snapshot(as_of))
+    }
+
     /// The latest time through which every output is complete and stored (None before the
     /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
@@ -202,17 +212,19 @@ impl Outputs {
         self.pay.compact(upto);
         self.icp.compact(upto);
         self.sla.compact(upto);
+        self.swap.compact(upto);
     }
 }
 
 /// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 6;
+const CAPTURES: usize = 7;
 
 /// The input sessions of every policy's dataflow.
 struct Inputs {
     crynux: CrynuxInputs,
     icp: IcpInputs,
     sla: SlaInputs,
+    swap: SwapInputs,
 }
 
 impl Inputs {
@@ -220,18 +232,21 @@ impl Inputs {
         self.crynux.advance_to(time);
         self.icp.advance_to(time);
         self.sla.advance_to(time);
+        self.swap.advance_to(time);
     }
 
     fn flush(&mut self) {
         self.crynux.flush();
         self.icp.flush();
         self.sla.flush();
+        self.swap.flush();
     }
 
     fn feed(&mut self, event: &Event, seq: u64) {
         self.crynux.feed(event, seq);
         self.icp.feed(event, seq);
         self.sla.feed(event, seq);
+        self.swap.feed(event, seq);
     }
 }
 
@@ -380,6 +395,7 @@ where
     let cfg = config.policy.crynux.clone();
     let icp_cfg = config.policy.icp.clone();
     let sla_cfg = config.policy.sla.clone();
+    let swap_cfg = config.policy.swap.clone();
     let grain = grain(config);
     let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
@@ -388,6 +404,7 @@ where
             crynux: CrynuxInputs::new(&cfg),
             icp: IcpInputs::new(cfg.slide.millis()),
             sla: SlaInputs::new(&sla_cfg),
+            swap: SwapInputs::new(&swap_cfg, grain),
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
@@ -397,6 +414,8 @@ where
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
             let sla = build_sla(scope.clone(), &mut inputs.sla, &sla_cfg, period);
             capture(sla, &probe, Arc::clone(&store), (5, w), |o| &o.sla);
+            let swap = build_swap(scope.clone(), &mut inputs.swap, &swap_cfg, period);
+            capture(swap, &probe, Arc::clone(&store), (6, w), |o| &o.swap);
             let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out

@@ -6,6 +6,7 @@ use crate::engine::Outputs;
 use crate::policies::crynux::tables::tables as crynux_tables;
 use crate::policies::icp::tables::{tables as icp_tables, IcpParts};
 use crate::policies::sla::tables::{tables as sla_tables, SlaParts};
+use crate::policies::swap::tables::{tables as swap_tables, SwapParts};
 use crate::statement::StatementRow;
 use crate::table::Table;
 use crate::time::Millis;
@@ -16,6 +17,7 @@ pub struct PolicySnapshot {
     pub tables: Vec<Table>,
     pub icp: IcpParts,
     pub sla: SlaParts,
+    pub swap: SwapParts,
 }
 
 impl PolicySnapshot {
@@ -23,19 +25,28 @@ impl PolicySnapshot {
         let crynux = outputs.crynux(as_of);
         let icp = outputs.icp(as_of);
         let sla = outputs.sla(as_of);
+        let swap = outputs.swap(as_of);
         let mut tables = crynux_tables(&crynux, as_of, &config.policy.crynux);
         let mut triggers = crynux.triggers.clone();
         triggers.extend(sla.triggers.iter().cloned());
+        triggers.extend(swap.triggers.iter().cloned());
         tables.push(trigger_table(&triggers));
         tables.extend(icp_tables(&icp));
         tables.extend(sla_tables(&sla, &config.policy.sla));
-        PolicySnapshot { tables, icp, sla }
+        tables.extend(swap_tables(&swap, &config.policy.swap));
+        PolicySnapshot {
+            tables,
+            icp,
+            sla,
+            swap,
+        }
     }
 
     /// The statements of the periods closed so far, every policy's.
     pub fn closed_statements(&self) -> Vec<StatementRow> {
         let mut rows = self.icp.statements.clone();
         rows.extend(self.sla.statements.iter().cloned());
+        rows.extend(self.swap.statements());
         rows
     }
 }

@@ -128,6 +128,11 @@ impl TriggerEdges {
         }
         edges
     }
+
+    /// A trigger raised once and never cleared (a broken rule at one moment, not a state).
+    pub fn once(node: &Id, rule: Rule, level: &str, ts: Millis, cause: Cause) -> TriggerRow {
+        row(node, rule, level, ts, ts, TriggerState::Raised, cause)
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

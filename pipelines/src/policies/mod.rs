@@ -3,3 +3,4 @@
 pub mod crynux;
 pub mod icp;
 pub mod sla;
+pub mod swap;

@@ -49,7 +49,10 @@ impl SwapConfig {
             out.push("policy.swap.base_price must be above 0".to_owned());
         }
         if self.max_po > 31 {
-            out.push(format!("policy.swap.max_po = {} must be at most 31 (po is 0..=31)", self.max_po));
+            out.push(format!(
+                "policy.swap.max_po = {} must be at most 31 (po is 0..=31)",
+                self.max_po
+            ));
         }
         out
     }

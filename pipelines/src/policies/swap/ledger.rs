@@ -30,9 +30,16 @@ pub struct Pair {
 /// What one ledger event is.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum LedgerEvent {
-    Chunk { price: u64 },
-    Refresh { amount: u128 },
-    Cheque { cumulative: u128, balance: Option<u128> },
+    Chunk {
+        price: u64,
+    },
+    Refresh {
+        amount: u128,
+    },
+    Cheque {
+        cumulative: u128,
+        balance: Option<u128>,
+    },
 }
 
 /// What applying an event caused besides the new pair state.
@@ -81,7 +88,10 @@ pub fn apply(
             p.paid_refresh += applied;
             p.last_refresh = Some(ts);
         }
-        LedgerEvent::Cheque { cumulative, balance } => {
+        LedgerEvent::Cheque {
+            cumulative,
+            balance,
+        } => {
             if cumulative <= p.last_payout {
                 let reason = format!(
                     "cumulative_payout: {cumulative} is not above the pair's previous cumulative payout {} (cheque_not_increasing)",
@@ -131,44 +141,111 @@ mod tests {
             p = apply(p, 0, &LedgerEvent::Chunk { price }, cfg.refresh_rate).0;
         }
         assert_eq!(p.unwrap().debt, 350_000);
-        let (after, effect) = apply(p, 3_000, &LedgerEvent::Refresh { amount: 350_000 }, cfg.refresh_rate);
-        assert_eq!((after.unwrap().debt, effect), (0, None), "first refresh: up to the debt");
-        let cheque = LedgerEvent::Cheque { cumulative: 100_000, balance: None };
+        let (after, effect) = apply(
+            p,
+            3_000,
+            &LedgerEvent::Refresh { amount: 350_000 },
+            cfg.refresh_rate,
+        );
+        assert_eq!(
+            (after.unwrap().debt, effect),
+            (0, None),
+            "first refresh: up to the debt"
+        );
+        let cheque = LedgerEvent::Cheque {
+            cumulative: 100_000,
+            balance: None,
+        };
         let (after, _) = apply(after, 3_000, &cheque, cfg.refresh_rate);
         assert_eq!(after.unwrap().surplus, 100_000);
-        let (after, _) = apply(after, 4_000, &LedgerEvent::Chunk { price: 320_000 }, cfg.refresh_rate);
+        let (after, _) = apply(
+            after,
+            4_000,
+            &LedgerEvent::Chunk { price: 320_000 },
+            cfg.refresh_rate,
+        );
         let p = after.unwrap();
-        assert_eq!((p.surplus, p.debt, p.chunks, p.paid_refresh, p.paid_cheques), (0, 220_000, 4, 350_000, 100_000));
+        assert_eq!(
+            (p.surplus, p.debt, p.chunks, p.paid_refresh, p.paid_cheques),
+            (0, 220_000, 4, 350_000, 100_000)
+        );
     }
 
     #[test]
     fn refresh_allowance_counts_whole_seconds_since_the_last_refresh() {
-        let p = Some(Pair { debt: 10_000_000, last_refresh: Some(1_000), ..Pair::default() });
-        let (after, effect) = apply(p, 2_999, &LedgerEvent::Refresh { amount: 5_000_000 }, 4_500_000);
-        assert_eq!(effect, Some(Effect::RefreshAboveAllowance(5_000_000, 4_500_000)), "1.999 s → 1 s");
+        let p = Some(Pair {
+            debt: 10_000_000,
+            last_refresh: Some(1_000),
+            ..Pair::default()
+        });
+        let (after, effect) = apply(
+            p,
+            2_999,
+            &LedgerEvent::Refresh { amount: 5_000_000 },
+            4_500_000,
+        );
+        assert_eq!(
+            effect,
+            Some(Effect::RefreshAboveAllowance(5_000_000, 4_500_000)),
+            "1.999 s → 1 s"
+        );
         assert_eq!(after.unwrap().debt, 5_500_000);
         assert_eq!(after.unwrap().last_refresh, Some(2_999));
     }
 
     #[test]
     fn cheques_are_tested_in_the_page_order() {
-        let p = Some(Pair { debt: 50, last_payout: 100, ..Pair::default() });
+        let p = Some(Pair {
+            debt: 50,
+            last_payout: 100,
+            ..Pair::default()
+        });
         // Not increasing: rejected even if it would also bounce; the pair stays as it was.
-        let same = LedgerEvent::Cheque { cumulative: 100, balance: Some(0) };
-        assert!(matches!(apply(p, 0, &same, 1), (q, Some(Effect::Rejected(r))) if q == p && r.starts_with("cumulative_payout")));
-        let bounce = LedgerEvent::Cheque { cumulative: 200, balance: Some(199) };
-        assert_eq!(apply(p, 0, &bounce, 1), (p, Some(Effect::Bounced(200, 199))));
-        let covered = LedgerEvent::Cheque { cumulative: 200, balance: Some(200) };
+        let same = LedgerEvent::Cheque {
+            cumulative: 100,
+            balance: Some(0),
+        };
+        assert!(
+            matches!(apply(p, 0, &same, 1), (q, Some(Effect::Rejected(r))) if q == p && r.starts_with("cumulative_payout"))
+        );
+        let bounce = LedgerEvent::Cheque {
+            cumulative: 200,
+            balance: Some(199),
+        };
+        assert_eq!(
+            apply(p, 0, &bounce, 1),
+            (p, Some(Effect::Bounced(200, 199)))
+        );
+        let covered = LedgerEvent::Cheque {
+            cumulative: 200,
+            balance: Some(200),
+        };
         let q = apply(p, 0, &covered, 1).0.unwrap();
-        assert_eq!((q.debt, q.surplus, q.paid_cheques, q.last_payout), (0, 50, 100, 200));
+        assert_eq!(
+            (q.debt, q.surplus, q.paid_cheques, q.last_payout),
+            (0, 50, 100, 200)
+        );
     }
 
     fn event() -> impl Strategy<Value = (u64, LedgerEvent)> {
         prop_oneof![
-            (0u64..10_000, (1u64..400_000).prop_map(|price| LedgerEvent::Chunk { price })),
-            (0u64..10_000, (0u128..2_000_000).prop_map(|amount| LedgerEvent::Refresh { amount })),
-            (0u64..10_000, (0u128..3_000_000, proptest::option::of(0u128..3_000_000))
-                .prop_map(|(cumulative, balance)| LedgerEvent::Cheque { cumulative, balance })),
+            (
+                0u64..10_000,
+                (1u64..400_000).prop_map(|price| LedgerEvent::Chunk { price })
+            ),
+            (
+                0u64..10_000,
+                (0u128..2_000_000).prop_map(|amount| LedgerEvent::Refresh { amount })
+            ),
+            (
+                0u64..10_000,
+                (0u128..3_000_000, proptest::option::of(0u128..3_000_000)).prop_map(
+                    |(cumulative, balance)| LedgerEvent::Cheque {
+                        cumulative,
+                        balance
+                    }
+                )
+            ),
         ]
     }
 

@@ -1,0 +1,399 @@
+//! What the swap dataflow keeps per debtor (its pairs, whether it is a light node, which of its
+//! pairs are over the disconnect limit) and how one moment's events change it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::config::SwapConfig;
+use super::ledger::{apply, rate_of, Effect, LedgerEvent, Pair};
+use crate::events::{Body, ChunkPrice, Event};
+use crate::id::{Id, Interner};
+use crate::moments::MomentState;
+use crate::statement::{is_period_end, next_period_end, period_ending, Period};
+use crate::time::Millis;
+use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
+
+pub const OVERDRAW: Rule = Rule {
+    policy: "swap",
+    name: "overdraw",
+};
+pub const REFRESH_ABOVE_ALLOWANCE: Rule = Rule {
+    policy: "swap",
+    name: "refresh_above_allowance",
+};
+pub const BOUNCED_CHEQUE: Rule = Rule {
+    policy: "swap",
+    name: "bounced_cheque",
+};
+
+/// One swap input, keyed by the debtor (payer, issuer, requester); ordered by (ts, seq).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SwapInput {
+    pub ts: Millis,
+    pub seq: u64,
+    pub debtor: Id,
+    pub what: SwapEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SwapEvent {
+    Ledger {
+        creditor: Id,
+        event: LedgerEvent,
+    },
+    /// A registration of the debtor: whether it is a light node.
+    Registered {
+        light: bool,
+    },
+    /// A valid event the ledger cannot take (the reason names the field).
+    Invalid {
+        kind: String,
+        reason: String,
+    },
+}
+
+fn whole(amount: &Decimal, field: &str) -> Result<u128, String> {
+    if amount.fract().is_zero() {
+        amount
+            .to_u128()
+            .ok_or_else(|| format!("{field}: {amount} is out of range"))
+    } else {
+        Err(format!(
+            "{field}: {amount} is not a whole number of the smallest unit"
+        ))
+    }
+}
+
+impl SwapInput {
+    pub fn from_event(
+        event: &Event,
+        seq: u64,
+        ids: &mut Interner,
+        cfg: &SwapConfig,
+    ) -> Option<SwapInput> {
+        let ledger = |creditor: &str, event, ids: &mut Interner| SwapEvent::Ledger {
+            creditor: ids.id(creditor),
+            event,
+        };
+        let invalid = |kind: &str, reason| SwapEvent::Invalid {
+            kind: kind.to_owned(),
+            reason,
+        };
+        let (debtor, what) = match &event.body {
+            Body::ChunkTransfer {
+                from, to, price, ..
+            } => {
+                let price = match price {
+                    ChunkPrice::Po(po) => cfg.price(*po),
+                    ChunkPrice::Price(p) => *p,
+                };
+                (from, ledger(to, LedgerEvent::Chunk { price }, ids))
+            }
+            Body::Refresh {
+                payer,
+                payee,
+                amount,
+            } => match whole(amount, "amount") {
+                Ok(amount) => (payer, ledger(payee, LedgerEvent::Refresh { amount }, ids)),
+                Err(reason) => (payer, invalid("refresh", reason)),
+            },
+            Body::Cheque {
+                issuer,
+                beneficiary,
+                cumulative_payout,
+                chequebook_balance,
+            } => {
+                let amounts = whole(cumulative_payout, "cumulative_payout").and_then(|c| {
+                    let b = chequebook_balance
+                        .as_ref()
+                        .map(|b| whole(b, "chequebook_balance"))
+                        .transpose()?;
+                    Ok((c, b))
+                });
+                match amounts {
+                    Ok((cumulative, balance)) => {
+                        let e = LedgerEvent::Cheque {
+                            cumulative,
+                            balance,
+                        };
+                        (issuer, ledger(beneficiary, e, ids))
+                    }
+                    Err(reason) => (issuer, invalid("cheque", reason)),
+                }
+            }
+            Body::NodeRegistered {
+                node, node_type, ..
+            } => (
+                node,
+                SwapEvent::Registered {
+                    light: node_type.as_deref() == Some("light"),
+                },
+            ),
+            _ => return None,
+        };
+        Some(SwapInput {
+            ts: event.ts,
+            seq,
+            debtor: ids.id(debtor),
+            what,
+        })
+    }
+}
+
+/// A valid event the policy rejected, for the `rejects` table.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PolicyReject {
+    pub seq: u64,
+    pub ts: Millis,
+    pub kind: String,
+    pub reason: String,
+    /// The event as the policy read it.
+    pub payload: String,
+}
+
+/// A pair's income within one closed period.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PeriodIncome {
+    pub period: String,
+    pub creditor: Id,
+    pub debtor: Id,
+    pub chunks: u64,
+    pub served: u128,
+    pub refresh: u128,
+    pub cheques: u128,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SwapOut {
+    Pair(Id, Id, Pair),
+    Trigger(TriggerRow),
+    Reject(PolicyReject),
+    Income(PeriodIncome),
+}
+
+#[derive(Debug, Default)]
+struct Debtor {
+    light: bool,
+    pairs: BTreeMap<Id, Pair>,
+    over: u32,
+    /// Each pair's (chunks, served, refresh, cheques) at the last period close.
+    closed: BTreeMap<Id, (u64, u128, u128, u128)>,
+}
+
+/// One worker's debtors.
+pub struct SwapState {
+    cfg: SwapConfig,
+    limit: u128,
+    period: Period,
+    debtors: HashMap<Id, Debtor>,
+    edges: TriggerEdges,
+    last: Option<Millis>,
+}
+
+type Rows = Vec<(SwapOut, isize)>;
+
+impl SwapState {
+    pub fn new(cfg: &SwapConfig, period: Period) -> SwapState {
+        SwapState {
+            cfg: cfg.clone(),
+            limit: cfg.disconnect_limit(),
+            period,
+            debtors: HashMap::new(),
+            edges: TriggerEdges::default(),
+            last: None,
+        }
+    }
+
+    /// Processes moment `t`: its events in (ts, seq) order, closing the period that ends at `t`
+    /// before the first of them stamped at or after `t`.
+    pub fn process(&mut self, t: Millis, mut inputs: Vec<SwapInput>) -> Rows {
+        self.last = Some(t);
+        inputs.sort_unstable();
+        let mut rows = Rows::new();
+        // Each changed pair as it stood before this moment, to retract.
+        let mut before: HashMap<(Id, Id), Option<Pair>> = HashMap::new();
+        // A period is [start, end) in event time: it closes before the events stamped at its end.
+        let closes = is_period_end(t, self.period);
+        let mut closed = false;
+        for input in inputs {
+            if closes && !closed && input.ts >= t {
+                self.close_period(t, &mut rows);
+                closed = true;
+            }
+            self.apply(input, &mut before, &mut rows);
+        }
+        if closes && !closed {
+            self.close_period(t, &mut rows);
+        }
+        for ((debtor, creditor), old) in before {
+            let new = self.debtors[&debtor].pairs.get(&creditor).copied();
+            if old == new {
+                continue;
+            }
+            if let Some(old) = old {
+                rows.push((SwapOut::Pair(debtor.clone(), creditor.clone(), old), -1));
+            }
+            if let Some(new) = new {
+                rows.push((SwapOut::Pair(debtor, creditor, new), 1));
+            }
+        }
+        rows
+    }
+
+    fn apply(
+        &mut self,
+        input: SwapInput,
+        before: &mut HashMap<(Id, Id), Option<Pair>>,
+        rows: &mut Rows,
+    ) {
+        let debtor = self.debtors.entry(input.debtor.clone()).or_default();
+        let (creditor, event) = match input.what {
+            SwapEvent::Registered { light } => {
+                debtor.light = light;
+                return;
+            }
+            SwapEvent::Invalid { kind, reason } => {
+                let payload =
+                    serde_json::json!({"kind": kind, "ts": input.ts, "debtor": &*input.debtor})
+                        .to_string();
+                rows.push((
+                    SwapOut::Reject(PolicyReject {
+                        seq: input.seq,
+                        ts: input.ts,
+                        kind,
+                        reason,
+                        payload,
+                    }),
+                    1,
+                ));
+                return;
+            }
+            SwapEvent::Ledger { creditor, event } => (creditor, event),
+        };
+        let old = debtor.pairs.get(&creditor).copied();
+        let (new, effect) = apply(old, input.ts, &event, rate_of(debtor.light, &self.cfg));
+        before
+            .entry((input.debtor.clone(), creditor.clone()))
+            .or_insert(old);
+        let node = &input.debtor;
+        match effect {
+            Some(Effect::Rejected(reason)) => {
+                let payload = describe(&input.debtor, &creditor, &event, input.ts);
+                let kind = "cheque".to_owned();
+                rows.push((
+                    SwapOut::Reject(PolicyReject {
+                        seq: input.seq,
+                        ts: input.ts,
+                        kind,
+                        reason,
+                        payload,
+                    }),
+                    1,
+                ));
+            }
+            Some(Effect::RefreshAboveAllowance(amount, allowance)) => {
+                let cause = Cause {
+                    value: amount as f64,
+                    threshold: allowance as f64,
+                };
+                let row =
+                    TriggerEdges::once(node, REFRESH_ABOVE_ALLOWANCE, "warning", input.ts, cause);
+                rows.push((SwapOut::Trigger(row), 1));
+            }
+            Some(Effect::Bounced(cumulative, balance)) => {
+                let cause = Cause {
+                    value: cumulative as f64,
+                    threshold: balance as f64,
+                };
+                let row = TriggerEdges::once(node, BOUNCED_CHEQUE, "warning", input.ts, cause);
+                rows.push((SwapOut::Trigger(row), 1));
+            }
+            None => {}
+        }
+        let Some(new) = new else { return };
+        let was_over = old.is_some_and(|p| p.debt >= self.limit);
+        let is_over = new.debt >= self.limit;
+        debtor.pairs.insert(creditor, new);
+        if was_over != is_over {
+            if is_over {
+                debtor.over += 1;
+            } else {
+                debtor.over -= 1;
+            }
+            let level = (debtor.over > 0).then_some("severe");
+            let cause = Cause {
+                value: new.debt as f64,
+                threshold: self.limit as f64,
+            };
+            let edges = self.edges.set(node, OVERDRAW, level, input.ts, cause);
+            rows.extend(edges.into_iter().map(|e| (SwapOut::Trigger(e), 1)));
+        }
+    }
+
+    /// Each pair's income since the last close, for the period ending at `end`.
+    fn close_period(&mut self, end: Millis, rows: &mut Rows) {
+        let period = period_ending(end, self.period);
+        for (debtor_id, debtor) in &mut self.debtors {
+            for (creditor, pair) in &debtor.pairs {
+                let now = (
+                    pair.chunks,
+                    pair.served,
+                    pair.paid_refresh,
+                    pair.paid_cheques,
+                );
+                let was = debtor
+                    .closed
+                    .insert(creditor.clone(), now)
+                    .unwrap_or_default();
+                if now == was {
+                    continue;
+                }
+                let income = PeriodIncome {
+                    period: period.clone(),
+                    creditor: creditor.clone(),
+                    debtor: debtor_id.clone(),
+                    chunks: now.0 - was.0,
+                    served: now.1 - was.1,
+                    refresh: now.2 - was.2,
+                    cheques: now.3 - was.3,
+                };
+                rows.push((SwapOut::Income(income), 1));
+            }
+        }
+    }
+}
+
+/// The event as the policy read it, for a reject's payload.
+pub fn describe(debtor: &str, creditor: &str, event: &LedgerEvent, ts: Millis) -> String {
+    let value = match event {
+        LedgerEvent::Chunk { price } => serde_json::json!({
+            "kind": "chunk_transfer", "ts": ts, "from": debtor, "to": creditor, "price": price,
+        }),
+        LedgerEvent::Refresh { amount } => serde_json::json!({
+            "kind": "refresh", "ts": ts, "payer": debtor, "payee": creditor, "amount": amount.to_string(),
+        }),
+        LedgerEvent::Cheque {
+            cumulative,
+            balance,
+        } => serde_json::json!({
+            "kind": "cheque", "ts": ts, "issuer": debtor, "beneficiary": creditor,
+            "cumulative_payout": cumulative.to_string(),
+            "chequebook_balance": balance.map(|b| b.to_string()),
+        }),
+    };
+    value.to_string()
+}
+
+impl MomentState<SwapInput, SwapOut> for SwapState {
+    fn next_time(&self) -> Option<Millis> {
+        let last = self.last?;
+        (!self.debtors.is_empty()).then(|| next_period_end(last, self.period))
+    }
+
+    fn advance(&mut self, t: Millis, inputs: Vec<SwapInput>) -> Rows {
+        self.process(t, inputs)
+    }
+}
