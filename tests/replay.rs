@@ -35,6 +35,16 @@ fn crynux_basic_pay_case() {
 }
 
 #[test]
+fn relay_example_case() {
+    check_case("relay-example", "relay-example");
+}
+
+#[test]
+fn swap_example_case() {
+    check_case("swap-example", "swap-example");
+}
+
+#[test]
 fn the_four_malformed_lines_are_the_rejects() {
     let events = cases().join("crynux-basic.jsonl");
     let output = replay_csv(

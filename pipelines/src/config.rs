@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
 use crate::policies::icp::IcpConfig;
+use crate::policies::relay::RelayConfig;
 use crate::policies::sla::SlaConfig;
 use crate::policies::swap::SwapConfig;
 use crate::statement::StatementsConfig;
@@ -26,6 +27,7 @@ pub struct Policies {
     pub icp: IcpConfig,
     pub sla: SlaConfig,
     pub swap: SwapConfig,
+    pub relay: RelayConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,7 @@ impl Config {
         problems.extend(self.policy.icp.problems(self.policy.crynux.slide));
         problems.extend(self.policy.sla.problems(self.policy.crynux.slide));
         problems.extend(self.policy.swap.problems());
+        problems.extend(self.policy.relay.problems(self.policy.crynux.slide));
         problems.extend(self.kafka.problems());
         if problems.is_empty() {
             Ok(())
@@ -194,6 +197,22 @@ light_refresh_rate = 450000
 # overdraw is raised when a pair's debt reaches payment_threshold x (100 + tolerance) / 100.
 payment_threshold = 13500000
 payment_tolerance_percent = 25
+
+# Policy `relay`: which contracts a peer should relay (shared/reference/freenet-relay.md). Peers
+# are decided at every policy.crynux.slide boundary where something of theirs changed.
+[policy.relay]
+# Requests are counted over this trailing window; request_rate is per second.
+rate_window = "1h"
+# A contract's own rate counts once it has min_requests requests in the window or was first seen
+# more than ramp_up ago; before that its rate is estimated from the peer's known contracts by
+# decreasing isotonic regression on distance.
+min_requests = 10
+ramp_up = "5m"
+# The relayed set is the longest prefix of the ranking (value = rate / cost) whose summed usage
+# stays within max_usage of the peer's total in every resource.
+max_usage = 0.9
+# A cost of exactly 0 counts as this.
+min_cost = 1e-9
 
 # Period statements: what each policy that pays owes for a closed period, final once written.
 [statements]

@@ -25,6 +25,9 @@ use crate::policies::crynux::tables::{CrynuxParts, PayRow};
 use crate::policies::icp::dataflow::{build as build_icp, IcpInputs};
 use crate::policies::icp::state::IcpOut;
 use crate::policies::icp::tables::IcpParts;
+use crate::policies::relay::dataflow::{build as build_relay, RelayInputs};
+use crate::policies::relay::state::RelayOut;
+use crate::policies::relay::tables::RelayParts;
 use crate::policies::sla::dataflow::{build as build_sla, SlaInputs};
 use crate::policies::sla::state::SlaOut;
 use crate::policies::sla::tables::SlaParts;
@@ -141,6 +144,7 @@ pub struct Outputs {
     icp: Captured<IcpOut>,
     sla: Captured<SlaOut>,
     swap: Captured<SwapOut>,
+    relay: Captured<RelayOut>,
 }
 
 impl Outputs {
@@ -155,6 +159,7 @@ impl Outputs {
             icp: Captured::new(),
             sla: Captured::new(),
             swap: Captured::new(),
+            relay: Captured::new(),
         }
     }
 
@@ -192,6 +197,11 @@ impl Outputs {
         SwapParts::from_rows(self.swap.snapshot(as_of))
     }
 
+    /// The relay rows as of `as_of` (a completed time).
+    pub fn relay(&self, as_of: Millis) -> RelayParts {
+        RelayParts::from_rows(self.relay.snapshot(as_of))
+    }
+
     /// The latest time through which every output is complete and stored (None before the
     /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
@@ -213,11 +223,12 @@ impl Outputs {
         self.icp.compact(upto);
         self.sla.compact(upto);
         self.swap.compact(upto);
+        self.relay.compact(upto);
     }
 }
 
 /// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 7;
+const CAPTURES: usize = 8;
 
 /// The input sessions of every policy's dataflow.
 struct Inputs {
@@ -225,6 +236,7 @@ struct Inputs {
     icp: IcpInputs,
     sla: SlaInputs,
     swap: SwapInputs,
+    relay: RelayInputs,
 }
 
 impl Inputs {
@@ -233,6 +245,7 @@ impl Inputs {
         self.icp.advance_to(time);
         self.sla.advance_to(time);
         self.swap.advance_to(time);
+        self.relay.advance_to(time);
     }
 
     fn flush(&mut self) {
@@ -240,6 +253,7 @@ impl Inputs {
         self.icp.flush();
         self.sla.flush();
         self.swap.flush();
+        self.relay.flush();
     }
 
     fn feed(&mut self, event: &Event, seq: u64) {
@@ -247,6 +261,7 @@ impl Inputs {
         self.icp.feed(event, seq);
         self.sla.feed(event, seq);
         self.swap.feed(event, seq);
+        self.relay.feed(event, seq);
     }
 }
 
@@ -396,6 +411,7 @@ where
     let icp_cfg = config.policy.icp.clone();
     let sla_cfg = config.policy.sla.clone();
     let swap_cfg = config.policy.swap.clone();
+    let relay_cfg = config.policy.relay.clone();
     let grain = grain(config);
     let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
@@ -405,6 +421,7 @@ where
             icp: IcpInputs::new(cfg.slide.millis()),
             sla: SlaInputs::new(&sla_cfg),
             swap: SwapInputs::new(&swap_cfg, grain),
+            relay: RelayInputs::new(grain),
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
@@ -416,6 +433,8 @@ where
             capture(sla, &probe, Arc::clone(&store), (5, w), |o| &o.sla);
             let swap = build_swap(scope.clone(), &mut inputs.swap, &swap_cfg, period);
             capture(swap, &probe, Arc::clone(&store), (6, w), |o| &o.swap);
+            let relay = build_relay(scope.clone(), &mut inputs.relay, &relay_cfg);
+            capture(relay, &probe, Arc::clone(&store), (7, w), |o| &o.relay);
             let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out

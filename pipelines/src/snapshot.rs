@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::engine::Outputs;
 use crate::policies::crynux::tables::tables as crynux_tables;
 use crate::policies::icp::tables::{tables as icp_tables, IcpParts};
+use crate::policies::relay::tables::tables as relay_tables;
 use crate::policies::sla::tables::{tables as sla_tables, SlaParts};
 use crate::policies::swap::tables::{tables as swap_tables, SwapParts};
 use crate::statement::StatementRow;
@@ -34,6 +35,7 @@ impl PolicySnapshot {
         tables.extend(icp_tables(&icp));
         tables.extend(sla_tables(&sla, &config.policy.sla));
         tables.extend(swap_tables(&swap, &config.policy.swap));
+        tables.extend(relay_tables(&outputs.relay(as_of)));
         PolicySnapshot {
             tables,
             icp,

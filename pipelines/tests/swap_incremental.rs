@@ -63,7 +63,12 @@ fn stream() -> impl Strategy<Value = Vec<(Event, u64)>> {
 
 fn rows_of(parts: meritflow_pipelines::policies::swap::tables::SwapParts) -> Vec<SwapOut> {
     let mut rows: Vec<SwapOut> = Vec::new();
-    rows.extend(parts.pairs.into_iter().map(|(d, c, p)| SwapOut::Pair(d, c, p)));
+    rows.extend(
+        parts
+            .pairs
+            .into_iter()
+            .map(|(d, c, p)| SwapOut::Pair(d, c, p)),
+    );
     rows.extend(parts.triggers.into_iter().map(SwapOut::Trigger));
     rows.extend(parts.rejects.into_iter().map(SwapOut::Reject));
     rows.extend(parts.income.into_iter().map(SwapOut::Income));

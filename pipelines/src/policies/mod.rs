@@ -2,5 +2,6 @@
 
 pub mod crynux;
 pub mod icp;
+pub mod relay;
 pub mod sla;
 pub mod swap;
