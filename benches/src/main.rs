@@ -1,9 +1,12 @@
 //! `meritflow-bench`: replay throughput and memory of the release binary on a generated Crynux
-//! stream. Run in release mode, outside the test suite:
+//! stream, or (`--stream swap`) on SWAP chunk transfers over `--pairs` peer pairs beside the
+//! Crynux stream of the same size, to give their ratio from one run. Run in release mode,
+//! outside the test suite:
 //!
 //! ```sh
 //! cargo build --release --workspace
 //! target/release/meritflow-bench --events 1000000 --nodes 10000
+//! target/release/meritflow-bench --stream swap --events 1000000 --pairs 10000
 //! ```
 //!
 //! It writes the stream as JSONL, times the decoding alone in-process (the parse share), then
@@ -21,6 +24,9 @@ use meritflow_connectors::{file, sim};
 struct Args {
     events: u64,
     nodes: usize,
+    /// `crynux`, or `swap` (SWAP chunk transfers, measured beside a crynux stream).
+    stream: String,
+    pairs: u64,
     seed: u64,
     workers: u16,
     meritflow: PathBuf,
@@ -31,6 +37,8 @@ fn args() -> anyhow::Result<Args> {
     let mut out = Args {
         events: 1_000_000,
         nodes: 10_000,
+        stream: "crynux".into(),
+        pairs: 10_000,
         seed: 1,
         workers: 1,
         meritflow: exe.with_file_name("meritflow"),
@@ -41,11 +49,13 @@ fn args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--events" => out.events = value()?.parse()?,
             "--nodes" => out.nodes = value()?.parse()?,
+            "--stream" => out.stream = value()?,
+            "--pairs" => out.pairs = value()?.parse()?,
             "--seed" => out.seed = value()?.parse()?,
             "--workers" => out.workers = value()?.parse()?,
             "--meritflow" => out.meritflow = value()?.into(),
             "-h" | "--help" => {
-                println!("meritflow-bench [--events N] [--nodes N] [--seed S] [--workers N] [--meritflow PATH]");
+                println!("meritflow-bench [--stream crynux|swap] [--events N] [--nodes N] [--pairs N] [--seed S] [--workers N] [--meritflow PATH]");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other}; see --help"),
@@ -67,12 +77,129 @@ fn children_peak_rss_bytes() -> u64 {
     usage.ru_maxrss as u64 * 1024
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = args()?;
-    let path = std::env::temp_dir().join(format!(
+/// `events` chunk transfers over `pairs` (debtor, creditor) pairs of sqrt(pairs) peers each
+/// side, a few per second over the stream, proximity orders spread over 0..=31.
+fn swap_stream(path: &std::path::Path, events: u64, pairs: u64, seed: u64) -> anyhow::Result<u64> {
+    let side = (pairs as f64).sqrt().ceil() as u64;
+    let mut rng = sim::Rng::new(seed);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let start: u64 = 1_790_812_800_000;
+    for i in 0..events {
+        let pair = rng.below(pairs);
+        let (from, to) = (pair / side, pair % side);
+        let ts = start + i * 20;
+        writeln!(
+            out,
+            r#"{{"kind":"chunk_transfer","ts":{ts},"from":"d{from:05}","to":"c{to:05}","po":{}}}"#,
+            rng.below(32)
+        )?;
+    }
+    out.flush()?;
+    Ok(events)
+}
+
+/// Times `meritflow replay` of `path` with `query` as a child process: (seconds, peak RSS).
+fn replay(args: &Args, path: &std::path::Path, query: &str) -> anyhow::Result<(f64, u64, String)> {
+    let baseline_rss = children_peak_rss_bytes();
+    let t = Instant::now();
+    let output = Command::new(&args.meritflow)
+        .args(["replay", "--events"])
+        .arg(path)
+        .args(["--workers", &args.workers.to_string(), "--format", "csv"])
+        .args([
+            "--store",
+            &std::env::temp_dir()
+                .join("meritflow-bench-store")
+                .display()
+                .to_string(),
+        ])
+        .args(["--query", query])
+        .output()?;
+    let seconds = t.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "meritflow replay failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let peak = children_peak_rss_bytes().max(baseline_rss);
+    Ok((
+        seconds,
+        peak,
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .replace('\n', " / "),
+    ))
+}
+
+/// Decoding alone, in-process: seconds.
+fn decode(path: &std::path::Path) -> anyhow::Result<f64> {
+    let t = Instant::now();
+    let loaded = file::load(&[path.to_path_buf()], |_| {})?;
+    let seconds = t.elapsed().as_secs_f64();
+    assert!(loaded.rejects.is_empty(), "the generated stream is valid");
+    Ok(seconds)
+}
+
+fn swap_main(args: &Args) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir();
+    let swap_path = dir.join(format!(
+        "meritflow-bench-swap-{}-{}.jsonl",
+        args.events, args.pairs
+    ));
+    swap_stream(&swap_path, args.events, args.pairs, args.seed)?;
+    let crynux_path = dir.join(format!(
         "meritflow-bench-{}-{}.jsonl",
         args.events, args.nodes
     ));
+    let (written, _) = crynux_stream(args, &crynux_path)?;
+    let swap_decode = decode(&swap_path)?;
+    let crynux_decode = decode(&crynux_path)?;
+    let (swap_s, swap_peak, swap_result) = replay(
+        args,
+        &swap_path,
+        "SELECT count(*) AS pairs, sum(chunks) AS chunks FROM swap_balances",
+    )?;
+    let (crynux_s, _, _) = replay(
+        args,
+        &crynux_path,
+        "SELECT count(*) AS nodes FROM crynux_qos",
+    )?;
+    let (swap_rate, crynux_rate) = (args.events as f64 / swap_s, written as f64 / crynux_s);
+    println!(
+        "| figure | swap ({} pairs) | crynux ({} nodes) |",
+        args.pairs, args.nodes
+    );
+    println!("|---|---|---|");
+    println!("| events | {} | {written} |", args.events);
+    println!(
+        "| decode only (in-process, 1 thread) | {:.0} events/s | {:.0} events/s |",
+        args.events as f64 / swap_decode,
+        written as f64 / crynux_decode
+    );
+    println!(
+        "| replay, whole binary, {} worker(s) | {swap_s:.2} s = {swap_rate:.0} events/s | {crynux_s:.2} s = {crynux_rate:.0} events/s |",
+        args.workers
+    );
+    println!(
+        "| swap / crynux replay rate | {:.2} | |",
+        swap_rate / crynux_rate
+    );
+    println!(
+        "| peak RSS of the swap replay | {:.0} MB | |",
+        swap_peak as f64 / 1e6
+    );
+    println!("\nswap result: {swap_result}");
+    let _ = std::fs::remove_file(&swap_path);
+    let _ = std::fs::remove_file(&crynux_path);
+    Ok(())
+}
+
+/// The generated crynux stream of `args.events` events; returns how many were written, by kind.
+fn crynux_stream(
+    args: &Args,
+    path: &std::path::Path,
+) -> anyhow::Result<(u64, std::collections::BTreeMap<&'static str, u64>)> {
     let spec = sim::FleetSpec {
         nodes: args.nodes,
         duration: 30 * 24 * 3_600_000,
@@ -81,8 +208,7 @@ fn main() -> anyhow::Result<()> {
         seed: args.seed,
         ..sim::FleetSpec::demo()
     };
-    let started = Instant::now();
-    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut written = 0u64;
     let mut kinds = std::collections::BTreeMap::<&'static str, u64>::new();
     sim::generate(&spec, |event| {
@@ -96,7 +222,22 @@ fn main() -> anyhow::Result<()> {
         }
     });
     out.flush()?;
-    drop(out);
+    Ok((written, kinds))
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    match args.stream.as_str() {
+        "swap" => return swap_main(&args),
+        "crynux" => {}
+        other => bail!("--stream {other}: use crynux or swap"),
+    }
+    let path = std::env::temp_dir().join(format!(
+        "meritflow-bench-{}-{}.jsonl",
+        args.events, args.nodes
+    ));
+    let started = Instant::now();
+    let (written, kinds) = crynux_stream(&args, &path)?;
     let bytes = std::fs::metadata(&path)?.len();
     eprintln!(
         "generated {written} events ({:.0} MB) in {:.1}s: {kinds:?}",
@@ -104,32 +245,12 @@ fn main() -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let t = Instant::now();
-    let loaded = file::load(std::slice::from_ref(&path), |_| {})?;
-    let decode_s = t.elapsed().as_secs_f64();
-    assert!(loaded.rejects.is_empty(), "the generated stream is valid");
-    drop(loaded);
-
-    let baseline_rss = children_peak_rss_bytes();
-    let t = Instant::now();
-    let output = Command::new(&args.meritflow)
-        .args(["replay", "--events"])
-        .arg(&path)
-        .args(["--workers", &args.workers.to_string(), "--format", "csv"])
-        .args([
-            "--query",
-            "SELECT count(*) AS nodes, sum(tasks) AS tasks_in_window FROM crynux_qos",
-        ])
-        .output()?;
-    let replay_s = t.elapsed().as_secs_f64();
-    if !output.status.success() {
-        bail!(
-            "meritflow replay failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let peak = children_peak_rss_bytes().max(baseline_rss);
-    let result = String::from_utf8_lossy(&output.stdout);
+    let decode_s = decode(&path)?;
+    let (replay_s, peak, result) = replay(
+        &args,
+        &path,
+        "SELECT count(*) AS nodes, sum(tasks) AS tasks_in_window FROM crynux_qos",
+    )?;
 
     let rate = written as f64 / replay_s;
     println!("| figure | value |");
@@ -162,7 +283,7 @@ fn main() -> anyhow::Result<()> {
         "| peak RSS per tracked node | {:.0} B |",
         peak as f64 / args.nodes as f64
     );
-    println!("\nresult: {}", result.trim().replace('\n', " / "));
+    println!("\nresult: {result}");
     let _ = std::fs::remove_file(&path);
     Ok(())
 }
