@@ -1,7 +1,9 @@
 //! What the swap dataflow keeps per debtor (its pairs, whether it is a light node, which of its
 //! pairs are over the disconnect limit) and how one moment's events change it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt};
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -177,7 +179,7 @@ pub enum SwapOut {
 #[derive(Debug, Default)]
 struct Debtor {
     light: bool,
-    pairs: BTreeMap<Id, Pair>,
+    pairs: HashMap<Id, Pair>,
     over: u32,
     /// Each pair's (chunks, served, refresh, cheques) at the last period close.
     closed: BTreeMap<Id, (u64, u128, u128, u128)>,

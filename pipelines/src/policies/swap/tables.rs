@@ -125,3 +125,35 @@ pub fn tables(parts: &SwapParts, cfg: &SwapConfig) -> Vec<Table> {
     }
     vec![balances, income_table]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_row_sums_a_creditors_income_over_its_debtors() {
+        let income = |debtor: &str, served| PeriodIncome {
+            period: "2026-10".into(),
+            creditor: "b".into(),
+            debtor: debtor.into(),
+            chunks: 2,
+            served,
+            refresh: 5,
+            cheques: 7,
+        };
+        let parts = SwapParts {
+            income: vec![income("a", 30_000), income("c", 640_000)],
+            ..SwapParts::default()
+        };
+        let rows = parts.statements();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].policy.as_str(), &*rows[0].provider), ("swap", "b"));
+        assert_eq!(rows[0].amount, Decimal::from(670_000));
+        assert!(
+            rows[0].detail.contains(r#""received_cheques":"14""#),
+            "{}",
+            rows[0].detail
+        );
+        assert!(rows[0].detail.contains(r#""debtors":2"#));
+    }
+}
