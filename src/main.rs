@@ -2,6 +2,7 @@
 
 mod demo;
 mod explain;
+mod exporter;
 mod produce;
 mod replay;
 mod run;
@@ -43,6 +44,8 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Print or export a closed period's statement from the statement store, with its sha256.
     Statement(statements::StatementArgs),
+    /// Read this node's GPUs (NVML, or --simulate N) and push gpu_sample events into Kafka.
+    Exporter(exporter::ExporterArgs),
     /// Explain, step by step, how a node's figures came out: its icp reward for one day
     /// (--policy icp --day D) or its sla performance and penalties (--policy sla).
     Explain(explain::ExplainArgs),
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Statement(args) => statements::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Exporter(args) => exporter::run(args),
         Command::Config {
             print_defaults,
             check,

@@ -1,6 +1,7 @@
 //! Where events come from and where results go: JSONL files, the simulated fleet, and Kafka
 //! (`kafka/`: source, sinks, the streaming run, an embedded mock cluster).
 
+pub mod exporter;
 pub mod file;
 pub mod kafka;
 pub mod sim;
