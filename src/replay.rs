@@ -109,7 +109,7 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         });
     }
     if queries.is_empty() {
-        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, icp_node_daily, icp_node_daily_live, icp_subnet_daily, icp_provider_daily, sla, sla_targets, sla_levels, statements, rejects, late_events)");
+        anyhow::bail!("nothing to print: give --query SQL or --query-file FILE (tables: nodes, crynux_qos, crynux_task_pay, triggers, icp_node_daily, icp_node_daily_live, icp_subnet_daily, icp_provider_daily, sla, sla_targets, sla_levels, swap_balances, swap_income, relay, relay_changes, gpu_latest, statements, rejects, late_events)");
     }
 
     let replayed = replay_input(&args.input)?;
@@ -119,7 +119,17 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         &replayed.late,
         &replayed.store.read_all()?,
     );
-    let catalog = Catalog::new(&tables)?;
+    crate::emit(&answer(&tables, &queries, args.format)?)?;
+    Ok(())
+}
+
+/// The results of `queries` over `tables`, one after the other, separated by a blank line.
+pub fn answer(
+    tables: &[meritflow_pipelines::table::Table],
+    queries: &[String],
+    format: OutputFormat,
+) -> anyhow::Result<String> {
+    let catalog = Catalog::new(tables)?;
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let mut out = String::new();
     for (i, sql) in queries.iter().enumerate() {
@@ -129,10 +139,9 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
         if i > 0 {
             out.push('\n');
         }
-        out.push_str(&render(&result, args.format.into())?);
+        out.push_str(&render(&result, format.into())?);
     }
-    crate::emit(&out)?;
-    Ok(())
+    Ok(out)
 }
 
 /// A finished replay: the outputs complete through `as_of`, and what did not count.

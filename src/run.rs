@@ -24,6 +24,12 @@ pub struct RunArgs {
     /// How often a status line goes to stderr (0s: never).
     #[arg(long, default_value = "30s")]
     status_every: meritflow_pipelines::time::Span,
+    /// A SQL query to run over the last published tables when the run stops (repeatable).
+    #[arg(long, value_name = "SQL")]
+    query: Vec<String>,
+    /// How those results are printed.
+    #[arg(long, value_enum, default_value_t = crate::OutputFormat::Table)]
+    format: crate::OutputFormat,
 }
 
 /// How long connecting may take before the broker counts as unreachable.
@@ -61,10 +67,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let every = Duration::from_millis(args.status_every.millis());
     let mut last_status = Instant::now();
+    let mut last_tables = Vec::new();
     let summary = pipeline::run(&config, &options, source, sink, &stop, |p: &Publication| {
         if !every.is_zero() && last_status.elapsed() >= every {
             last_status = Instant::now();
             eprintln!("{}", status(p));
+        }
+        if !args.query.is_empty() {
+            last_tables = p.tables.to_vec();
         }
     })
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
@@ -79,6 +89,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.sink.sent,
         summary.sink.resent
     );
+    if !args.query.is_empty() {
+        crate::emit(&crate::replay::answer(
+            &last_tables,
+            &args.query,
+            args.format,
+        )?)?;
+    }
     Ok(())
 }
 

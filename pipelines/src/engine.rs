@@ -18,6 +18,7 @@ use timely::worker::Worker;
 
 use crate::config::Config;
 use crate::events::Event;
+use crate::gpu_latest::{build as build_gpu_latest, GpuInputs, GpuLatest};
 use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
@@ -145,6 +146,7 @@ pub struct Outputs {
     sla: Captured<SlaOut>,
     swap: Captured<SwapOut>,
     relay: Captured<RelayOut>,
+    gpu_latest: Captured<GpuLatest>,
 }
 
 impl Outputs {
@@ -160,6 +162,7 @@ impl Outputs {
             sla: Captured::new(),
             swap: Captured::new(),
             relay: Captured::new(),
+            gpu_latest: Captured::new(),
         }
     }
 
@@ -202,6 +205,11 @@ impl Outputs {
         RelayParts::from_rows(self.relay.snapshot(as_of))
     }
 
+    /// The latest sample of every GPU as of `as_of` (a completed time).
+    pub fn gpu_latest(&self, as_of: Millis) -> Vec<GpuLatest> {
+        self.gpu_latest.snapshot(as_of)
+    }
+
     /// The latest time through which every output is complete and stored (None before the
     /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
@@ -224,11 +232,12 @@ impl Outputs {
         self.sla.compact(upto);
         self.swap.compact(upto);
         self.relay.compact(upto);
+        self.gpu_latest.compact(upto);
     }
 }
 
 /// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 8;
+const CAPTURES: usize = 9;
 
 /// The input sessions of every policy's dataflow.
 struct Inputs {
@@ -237,6 +246,7 @@ struct Inputs {
     sla: SlaInputs,
     swap: SwapInputs,
     relay: RelayInputs,
+    gpus: GpuInputs,
 }
 
 impl Inputs {
@@ -246,6 +256,7 @@ impl Inputs {
         self.sla.advance_to(time);
         self.swap.advance_to(time);
         self.relay.advance_to(time);
+        self.gpus.advance_to(time);
     }
 
     fn flush(&mut self) {
@@ -254,6 +265,7 @@ impl Inputs {
         self.sla.flush();
         self.swap.flush();
         self.relay.flush();
+        self.gpus.flush();
     }
 
     fn feed(&mut self, event: &Event, seq: u64) {
@@ -262,6 +274,7 @@ impl Inputs {
         self.sla.feed(event, seq);
         self.swap.feed(event, seq);
         self.relay.feed(event, seq);
+        self.gpus.feed(event, seq);
     }
 }
 
@@ -422,6 +435,7 @@ where
             sla: SlaInputs::new(&sla_cfg),
             swap: SwapInputs::new(&swap_cfg, grain),
             relay: RelayInputs::new(grain),
+            gpus: GpuInputs::new(grain),
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
@@ -435,6 +449,8 @@ where
             capture(swap, &probe, Arc::clone(&store), (6, w), |o| &o.swap);
             let relay = build_relay(scope.clone(), &mut inputs.relay, &relay_cfg);
             capture(relay, &probe, Arc::clone(&store), (7, w), |o| &o.relay);
+            let gpus = build_gpu_latest(scope.clone(), &mut inputs.gpus);
+            capture(gpus, &probe, Arc::clone(&store), (8, w), |o| &o.gpu_latest);
             let out = build(scope, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out

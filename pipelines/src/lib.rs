@@ -4,6 +4,7 @@ pub mod config;
 pub mod engine;
 pub mod events;
 pub mod float;
+pub mod gpu_latest;
 pub mod id;
 pub mod kafka_config;
 pub mod moments;

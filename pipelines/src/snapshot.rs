@@ -36,6 +36,7 @@ impl PolicySnapshot {
         tables.extend(sla_tables(&sla, &config.policy.sla));
         tables.extend(swap_tables(&swap, &config.policy.swap));
         tables.extend(relay_tables(&outputs.relay(as_of)));
+        tables.push(crate::gpu_latest::table(&outputs.gpu_latest(as_of)));
         PolicySnapshot {
             tables,
             icp,
