@@ -1,7 +1,8 @@
 //! End-to-end tests of `meritflow run` against a real Kafka-protocol broker (tansu, started by
-//! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, and a
-//! broker frozen for 30 s mid-stream. Each test has its own topics and group; the outage test
-//! has a broker of its own, so freezing it disturbs nobody else.
+//! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, a broker
+//! frozen for 30 s mid-stream, the GPU exporter feeding a running pipeline, and the exporter's
+//! spool through a frozen broker. Each test has its own topics and group; the outage tests have
+//! brokers of their own, so freezing them disturbs nobody else.
 
 mod common;
 
@@ -113,6 +114,11 @@ impl Setup {
     }
 
     fn run(&self) -> Running {
+        self.run_with(&[])
+    }
+
+    /// `meritflow run` with `extra` arguments; its stdout is kept for [`Running::stop`].
+    fn run_with(&self, extra: &[&str]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_meritflow"))
             .args([
                 "run",
@@ -121,8 +127,9 @@ impl Setup {
                 "--status-every",
                 "1ms",
             ])
+            .args(extra)
             .stderr(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .spawn()
             .expect("start meritflow run");
         let (tx, lines) = mpsc::channel();
@@ -143,6 +150,18 @@ impl Setup {
 
     /// The topic's rows folded by key (the latest value per key; a tombstone removes it).
     fn read(&self, role: &str) -> BTreeMap<String, Value> {
+        let mut rows = BTreeMap::new();
+        for (key, value) in self.read_all(role) {
+            match value {
+                Some(v) => rows.insert(key, v),
+                None => rows.remove(&key),
+            };
+        }
+        rows
+    }
+
+    /// Every message of the topic, (key, value or None for a tombstone), in each partition's order.
+    fn read_all(&self, role: &str) -> Vec<(String, Option<Value>)> {
         let topic = format!("{}.{role}", self.name);
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
@@ -159,7 +178,7 @@ impl Setup {
             .partitions()
             .len();
         consumer.subscribe(&[&topic]).unwrap();
-        let mut rows = BTreeMap::new();
+        let mut rows = Vec::new();
         let mut ended = std::collections::HashSet::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while ended.len() < partitions {
@@ -170,10 +189,7 @@ impl Setup {
             match consumer.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => {
                     let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-                    match m.payload() {
-                        Some(p) => rows.insert(key, serde_json::from_slice(p).unwrap()),
-                        None => rows.remove(&key),
-                    };
+                    rows.push((key, m.payload().map(|p| serde_json::from_slice(p).unwrap())));
                 }
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                     ended.insert(p);
@@ -223,14 +239,23 @@ impl Running {
     }
 
     /// SIGTERM, then the rest of its stderr once it has drained and exited.
-    fn stop(mut self) -> String {
+    fn stop(self) -> String {
+        self.stop_with_stdout().0
+    }
+
+    /// SIGTERM; its stderr and stdout once it has drained and exited.
+    fn stop_with_stdout(mut self) -> (String, String) {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let mut out = String::new();
+        if let Some(mut stdout) = self.child.stdout.take() {
+            std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        }
         let status = self.child.wait().unwrap();
         self.seen.extend(self.lines.iter());
         let text = self.seen.join("\n");
         assert!(status.success(), "meritflow run failed: {text}");
-        text
+        (text, out)
     }
 }
 
@@ -491,4 +516,148 @@ fn an_icp_month_through_kafka_gives_the_replayed_statement() {
             .iter()
             .all(|r| r["sha256"] == Value::String(sha.clone()) && r["rows"] == *count));
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// `meritflow exporter --node n1 --simulate GPUS --interval 1s --for SECONDS` into the setup's
+/// telemetry topic, with a spool of its own.
+fn exporter(setup: &Setup, gpus: &str, seconds: &str) -> Child {
+    let spool = scratch(&format!("{}-spool", setup.name));
+    Command::new(env!("CARGO_BIN_EXE_meritflow"))
+        .args([
+            "exporter",
+            "--node",
+            "n1",
+            "--simulate",
+            gpus,
+            "--interval",
+            "1s",
+            "--for",
+            seconds,
+        ])
+        .args([
+            "--brokers",
+            &setup.brokers,
+            "--topic",
+            &format!("{}.telemetry", setup.name),
+        ])
+        .args(["--spool", spool.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start meritflow exporter")
+}
+
+/// The exporter's closing summary: (samples read, batches left, dropped).
+fn exporter_summary(child: Child) -> (u64, u64, u64) {
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "exporter failed: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("samples read"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    (numbers[0], numbers[2], numbers[3])
+}
+
+/// The latest minute boundary at or after the newest sample in the telemetry topic.
+fn newest_slot(setup: &Setup) -> String {
+    let newest = setup
+        .read_all("telemetry")
+        .into_iter()
+        .filter_map(|(_, v)| v?["ts"].as_u64())
+        .max()
+        .expect("samples in the telemetry topic");
+    meritflow_pipelines::time::format_rfc3339(meritflow_pipelines::time::slot(newest, 60_000))
+}
+
+#[test]
+fn an_exporter_feeds_gpu_latest_and_the_vram_score_of_a_running_pipeline() {
+    broker(9092);
+    let setup = setup("exporter", 9092);
+    // n1 claims 80 GiB, n2 48 GiB; only n1 has an exporter, whose largest card reports 24 GiB.
+    let registered = now_ms() - 120_000;
+    let events = scratch("exporter-registry.jsonl");
+    std::fs::write(
+        &events,
+        format!(
+            "{{\"kind\":\"node_registered\",\"ts\":{registered},\"node\":\"n1\",\"vram_bytes\":{}}}\n{{\"kind\":\"node_registered\",\"ts\":{registered},\"node\":\"n2\",\"vram_bytes\":{}}}\n",
+            80u64 << 30,
+            48u64 << 30
+        ),
+    )
+    .unwrap();
+    setup.produce(&events);
+    let mut run = setup.run_with(&[
+        "--query",
+        "SELECT count(*) AS gpus, max(vram_total_bytes) AS largest FROM gpu_latest WHERE node = 'n1'",
+        "--query",
+        "SELECT node, vram_score FROM crynux_qos ORDER BY node",
+        "--format",
+        "csv",
+    ]);
+    let (samples, left, dropped) = exporter_summary(exporter(&setup, "8", "20s"));
+    assert!(samples >= 8 * 18, "{samples} samples in 20 s at 1 s");
+    assert_eq!((left, dropped), (0, 0));
+    run.wait_through(&newest_slot(&setup), Duration::from_secs(90));
+    let (_, out) = run.stop_with_stdout();
+    assert_eq!(
+        out,
+        format!(
+            "gpus,largest\n8,{}\n\nnode,vram_score\nn1,0.5\nn2,1.0\n",
+            24u64 << 30
+        ),
+        "8 GPUs; the VRAM score follows the reported 24 GiB, not the claimed 80"
+    );
+}
+
+#[test]
+fn the_exporter_spool_keeps_every_sample_through_a_30s_broker_outage() {
+    let port = 9194;
+    let pid = broker(port);
+    assert!(pid > 0, "the spool test needs the pid of its own broker");
+    let setup = setup("spool", port);
+    let child = exporter(&setup, "2", "45s");
+    std::thread::sleep(Duration::from_secs(8));
+    let signal = |s: &str| {
+        assert!(Command::new("kill")
+            .args([s, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success())
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(30));
+    signal("-CONT");
+    let (samples, left, dropped) = exporter_summary(child);
+    assert_eq!(
+        (left, dropped),
+        (0, 0),
+        "everything sent once the broker was back"
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (_, value) in setup.read_all("telemetry") {
+        let v = value.expect("no tombstones");
+        seen.insert((
+            v["gpu"].as_str().unwrap().to_owned(),
+            v["ts"].as_u64().unwrap(),
+        ));
+    }
+    assert!(samples >= 2 * 40, "{samples}");
+    assert_eq!(
+        seen.len() as u64,
+        samples,
+        "every sample read is in the topic (copies aside)"
+    );
+    kafka_dev("stop", port);
 }
