@@ -127,6 +127,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         spec.nodes, args.speed
     );
     let done_stop = Arc::clone(&stop);
+    let sql = crate::sql::LiveSql::start(&config.sql)?;
     let summary = pipeline::run(
         &config,
         &RunOptions::default(),
@@ -134,6 +135,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         sink,
         &stop,
         |p: &Publication| {
+            sql.publish(p);
             let frame =
                 draw(&runtime, p, &header).unwrap_or_else(|e| format!("(cannot draw: {e})\n"));
             let _ = crate::emit(&format!(

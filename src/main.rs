@@ -7,6 +7,7 @@ mod produce;
 mod replay;
 mod run;
 mod simulate;
+mod sql;
 mod statements;
 mod tables;
 mod topics;

@@ -67,8 +67,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let every = Duration::from_millis(args.status_every.millis());
     let mut last_status = Instant::now();
+    let sql = crate::sql::LiveSql::start(&config.sql)?;
     let mut last_tables = Vec::new();
     let summary = pipeline::run(&config, &options, source, sink, &stop, |p: &Publication| {
+        sql.publish(p);
         if !every.is_zero() && last_status.elapsed() >= every {
             last_status = Instant::now();
             eprintln!("{}", status(p));

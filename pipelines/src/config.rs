@@ -10,6 +10,7 @@ use crate::policies::icp::IcpConfig;
 use crate::policies::relay::RelayConfig;
 use crate::policies::sla::SlaConfig;
 use crate::policies::swap::SwapConfig;
+use crate::sql_config::SqlConfig;
 use crate::statement::StatementsConfig;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -18,6 +19,7 @@ pub struct Config {
     pub policy: Policies,
     pub statements: StatementsConfig,
     pub kafka: KafkaConfig,
+    pub sql: SqlConfig,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +64,7 @@ impl Config {
         problems.extend(self.policy.swap.problems());
         problems.extend(self.policy.relay.problems(self.policy.crynux.slide));
         problems.extend(self.kafka.problems());
+        problems.extend(self.sql.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -253,6 +256,25 @@ max_future = "1h"
 publish_interval = "1s"
 # Where a group without committed offsets starts reading: "earliest" or "latest".
 start_from = "earliest"
+
+# The PostgreSQL wire protocol server of `meritflow run` and `meritflow demo` (psql, Grafana,
+# Metabase, DBeaver). Every query reads one published snapshot; `SELECT as_of()` says which.
+[sql]
+# Where it listens; "" turns it off. Off loopback a password is required.
+listen = "127.0.0.1:5433"
+# The user clients log in as, and its password (SCRAM-SHA-256). Without a password there is no
+# authentication, which is only allowed on loopback.
+user = "meritflow"
+# password = "..."
+# TLS: a PEM certificate and its PKCS#8 key; both or neither.
+# tls_cert = "server.crt"
+# tls_key = "server.key"
+# Connections beyond this are refused.
+max_connections = 32
+# A query running longer is cancelled; the other connections keep being served.
+query_timeout = "30s"
+# Memory one query's sorts, joins and aggregations may use, in MiB.
+query_memory_mb = 512
 
 # librdkafka properties passed through as they are (TLS, SASL, tuning), for example:
 #   "security.protocol" = "SASL_SSL"

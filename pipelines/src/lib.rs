@@ -10,6 +10,7 @@ pub mod kafka_config;
 pub mod moments;
 pub mod policies;
 pub mod snapshot;
+pub mod sql_config;
 pub mod statement;
 pub mod table;
 pub mod time;

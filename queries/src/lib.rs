@@ -3,6 +3,7 @@
 
 pub mod arrow_tables;
 pub mod format;
+pub mod server;
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub enum QueryError {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("building table `{table}`: {message}")]
     Table { table: String, message: String },
+    #[error("SQL server: {0}")]
+    Server(String),
 }
 
 /// A query's result: its schema (kept even when no row comes back) and its batches.
@@ -38,11 +41,7 @@ impl Catalog {
             .with_target_partitions(1)
             .with_information_schema(true);
         let ctx = SessionContext::new_with_config(config);
-        for table in tables {
-            let batch = arrow_tables::to_batch(table)?;
-            let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
-            ctx.register_table(table.name, Arc::new(mem))?;
-        }
+        register_tables(&ctx, tables)?;
         Ok(Catalog { ctx })
     }
 
@@ -52,4 +51,14 @@ impl Catalog {
         let batches = frame.collect().await?;
         Ok(QueryResult { schema, batches })
     }
+}
+
+/// Registers each table in `ctx` as an in-memory table of one batch.
+pub fn register_tables(ctx: &SessionContext, tables: &[Table]) -> Result<(), QueryError> {
+    for table in tables {
+        let batch = arrow_tables::to_batch(table)?;
+        let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        ctx.register_table(table.name, Arc::new(mem))?;
+    }
+    Ok(())
 }
