@@ -39,6 +39,7 @@ use datafusion_postgres::pgwire::api::{
     ClientInfo, ClientPortalStore, ConnectionManager, PgWireServerHandlers,
 };
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use datafusion_postgres::pgwire::messages::data::DataRow;
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use datafusion_postgres::{serve_with_handlers, DfSessionService, ServerOptions};
 use futures::Sink;
@@ -191,21 +192,72 @@ fn user_error(code: &str, message: String) -> PgWireError {
     )))
 }
 
-/// Runs `work` within the query time limit.
-async fn limited<T>(
+fn cancelled(timeout: Duration) -> PgWireError {
+    user_error(
+        "57014",
+        format!(
+            "query cancelled: it ran longer than sql.query_timeout ({} s)",
+            timeout.as_secs_f64()
+        ),
+    )
+}
+
+/// Plans within the time limit and moves the execution (which happens as the rows are pulled)
+/// to a thread of its own: a long query then neither holds the connection tasks of other
+/// clients nor keeps its own limit from firing. Past the deadline the client gets an error and
+/// the rows stop being pulled, which drops the execution at its next yield.
+async fn limited(
     timeout: Duration,
-    work: impl std::future::Future<Output = PgWireResult<T>>,
-) -> PgWireResult<T> {
-    match tokio::time::timeout(timeout, work).await {
-        Ok(result) => result,
-        Err(_) => Err(user_error(
-            "57014",
-            format!(
-                "query cancelled: it ran longer than sql.query_timeout ({} s)",
-                timeout.as_secs_f64()
-            ),
-        )),
+    deadline: tokio::time::Instant,
+    work: impl std::future::Future<Output = PgWireResult<Response>>,
+) -> PgWireResult<Response> {
+    let mut response = match tokio::time::timeout_at(deadline, work).await {
+        Ok(result) => result?,
+        Err(_) => return Err(cancelled(timeout)),
+    };
+    if let Response::Query(query) = &mut response {
+        let rows = std::mem::replace(&mut query.data_rows, Box::pin(futures::stream::empty()));
+        query.data_rows = Box::pin(apart(rows, deadline, timeout));
     }
+    Ok(response)
+}
+
+type Rows = std::pin::Pin<Box<dyn futures::Stream<Item = PgWireResult<DataRow>> + Send>>;
+
+fn apart(
+    mut rows: Rows,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> impl futures::Stream<Item = PgWireResult<DataRow>> {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            loop {
+                tokio::select! {
+                    _ = tx.closed() => break,
+                    next = rows.next() => match next {
+                        Some(row) => if tx.send(row).await.is_err() { break },
+                        None => break,
+                    },
+                }
+            }
+        });
+    });
+    futures::stream::unfold(Some(rx), move |rx| async move {
+        let mut rx = rx?;
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(row)) => Some((row, Some(rx))),
+            Ok(None) => None,
+            Err(_) => Some((Err(cancelled(timeout)), None)),
+        }
+    })
 }
 
 struct Handlers {
@@ -239,11 +291,17 @@ impl SimpleQueryHandler for Snapshots {
     {
         read_only(query)?;
         let session = self.session();
-        limited(
-            self.timeout,
-            SimpleQueryHandler::do_query(&*session, client, query),
-        )
-        .await
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let work = SimpleQueryHandler::do_query(&*session, client, query);
+        let responses = match tokio::time::timeout_at(deadline, work).await {
+            Ok(result) => result?,
+            Err(_) => return Err(cancelled(self.timeout)),
+        };
+        let mut out = Vec::with_capacity(responses.len());
+        for response in responses {
+            out.push(limited(self.timeout, deadline, async { Ok(response) }).await?);
+        }
+        Ok(out)
     }
 }
 
@@ -272,11 +330,9 @@ impl ExtendedQueryHandler for Snapshots {
     {
         read_only(&portal.statement.statement.0)?;
         let session = self.session();
-        limited(
-            self.timeout,
-            ExtendedQueryHandler::do_query(&*session, client, portal, max_rows),
-        )
-        .await
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let work = ExtendedQueryHandler::do_query(&*session, client, portal, max_rows);
+        limited(self.timeout, deadline, work).await
     }
 }
 
