@@ -78,6 +78,10 @@ max_future = "0s"
 
 [statements]
 storage_dir = "{store}"
+
+# Tests run many pipelines at once: no SQL server (tests/sql.rs covers it).
+[sql]
+listen = ""
 "#,
             store = scratch(&format!("{name}-store")).display()
         ),

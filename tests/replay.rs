@@ -220,8 +220,21 @@ fn printed_defaults_are_a_valid_config() {
 #[test]
 fn the_demo_runs_through_the_embedded_broker_to_its_end() {
     // An hour of a 20-node fleet at x1800 through the embedded broker: done in seconds.
+    // Its SQL server off: other tests may run a demo at the same time (tests/sql.rs covers it).
+    let config = scratch("demo-no-sql.toml");
+    std::fs::write(&config, "[sql]\nlisten = \"\"\n").unwrap();
     let out = stdout(&meritflow(&[
-        "demo", "--nodes", "20", "--hours", "1", "--speed", "1800", "--for", "90s",
+        "demo",
+        "--nodes",
+        "20",
+        "--hours",
+        "1",
+        "--speed",
+        "1800",
+        "--for",
+        "90s",
+        "--config",
+        config.to_str().unwrap(),
     ]));
     assert!(
         out.contains("crynux_qos") && out.contains("Where next"),

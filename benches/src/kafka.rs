@@ -50,7 +50,7 @@ fn phase_config(
         &path,
         format!(
             "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{name}\"\ninput_topics = [\"{name}.events\", \"{name}.telemetry\"]\n\
-             rejects_topic = \"{name}.rejects\"\nscores_topic = \"{name}.scores\"\ntriggers_topic = \"{name}.triggers\"\nstatements_topic = \"{name}.statements\"\n{extra}"
+             rejects_topic = \"{name}.rejects\"\nscores_topic = \"{name}.scores\"\ntriggers_topic = \"{name}.triggers\"\nstatements_topic = \"{name}.statements\"\n{extra}\n[sql]\nlisten = \"\"\n"
         ),
     )?;
     let path_text = path.to_str().context("temporary path is not UTF-8")?;
