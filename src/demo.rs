@@ -127,7 +127,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         spec.nodes, args.speed
     );
     let done_stop = Arc::clone(&stop);
-    let sql = crate::sql::LiveSql::start(&config.sql)?;
+    let sql = crate::sql::LiveSql::start(&config)?;
     let summary = pipeline::run(
         &config,
         &RunOptions::default(),

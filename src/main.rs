@@ -3,6 +3,7 @@
 mod demo;
 mod explain;
 mod exporter;
+mod history;
 mod produce;
 mod replay;
 mod run;

@@ -67,7 +67,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let every = Duration::from_millis(args.status_every.millis());
     let mut last_status = Instant::now();
-    let sql = crate::sql::LiveSql::start(&config.sql)?;
+    let sql = crate::sql::LiveSql::start(&config)?;
     let mut last_tables = Vec::new();
     let summary = pipeline::run(&config, &options, source, sink, &stop, |p: &Publication| {
         sql.publish(p);

@@ -15,7 +15,15 @@ fn sql_dir() -> PathBuf {
 fn sla_week(name: &str) -> (PathBuf, Vec<String>) {
     let events = scratch(&format!("{name}.jsonl"));
     let generated = meritflow(&[
-        "simulate", "--network", "sla", "--scenario", "bad-node", "--nodes", "10", "--days", "7",
+        "simulate",
+        "--network",
+        "sla",
+        "--scenario",
+        "bad-node",
+        "--nodes",
+        "10",
+        "--days",
+        "7",
     ]);
     std::fs::write(&events, stdout(&generated)).unwrap();
     let config = scratch(&format!("{name}.toml"));

@@ -275,6 +275,10 @@ max_connections = 32
 query_timeout = "30s"
 # Memory one query's sorts, joins and aggregations may use, in MiB.
 query_memory_mb = 512
+# Every snapshot_every of event time the live tables are kept and served as history.<table>
+# with a snapshot_ts column; the newest history_keep snapshots (in memory; 720 hourly = 30 days).
+snapshot_every = "1h"
+history_keep = 720
 
 # librdkafka properties passed through as they are (TLS, SASL, tuning), for example:
 #   "security.protocol" = "SASL_SSL"

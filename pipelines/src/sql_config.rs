@@ -22,6 +22,10 @@ pub struct SqlConfig {
     pub query_timeout: Span,
     /// Memory a query's sorts, joins and aggregations may use, in MiB.
     pub query_memory_mb: u64,
+    /// Every this much event time the live tables are kept as `history.<table>` snapshots...
+    pub snapshot_every: Span,
+    /// ...the newest this many of them (in memory).
+    pub history_keep: usize,
 }
 
 impl Default for SqlConfig {
@@ -35,6 +39,8 @@ impl Default for SqlConfig {
             max_connections: 32,
             query_timeout: Span(30_000),
             query_memory_mb: 512,
+            snapshot_every: Span(3_600_000),
+            history_keep: 720,
         }
     }
 }

@@ -53,9 +53,19 @@ impl Catalog {
     }
 }
 
-/// Registers each table in `ctx` as an in-memory table of one batch.
+/// Registers each table in `ctx` as an in-memory table of one batch; a name `schema.table`
+/// goes into that schema of the default catalog, created when missing.
 pub fn register_tables(ctx: &SessionContext, tables: &[Table]) -> Result<(), QueryError> {
     for table in tables {
+        if let Some((schema, _)) = table.name.split_once('.') {
+            let catalog = ctx
+                .catalog(&ctx.state().config().options().catalog.default_catalog)
+                .ok_or_else(|| QueryError::Server("no default catalog".into()))?;
+            if catalog.schema(schema).is_none() {
+                let provider = Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+                catalog.register_schema(schema, provider)?;
+            }
+        }
         let batch = arrow_tables::to_batch(table)?;
         let mem = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
         ctx.register_table(table.name, Arc::new(mem))?;
