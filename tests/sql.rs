@@ -197,3 +197,83 @@ fn clients_are_authenticated_read_only_and_limited() {
     });
     drop(d);
 }
+
+/// Grafana's `$__timeFilter(column)`, expanded as its PostgreSQL data source does (a wide range).
+fn grafana_macros(sql: &str) -> String {
+    let mut out = sql.to_owned();
+    while let Some(start) = out.find("$__timeFilter(") {
+        let end = start + out[start..].find(')').expect("closing parenthesis");
+        let column = &out[start + "$__timeFilter(".len()..end];
+        let expanded =
+            format!("{column} BETWEEN '2000-01-01T00:00:00Z' AND '2100-01-01T00:00:00Z'");
+        out.replace_range(start..=end, &expanded);
+    }
+    out
+}
+
+#[test]
+fn every_grafana_panel_gets_rows_from_the_demo() {
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/dashboards/meritflow.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let queries: Vec<(String, String)> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| {
+            let title = p["title"].as_str().unwrap().to_owned();
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |t| (title.clone(), grafana_macros(t["rawSql"].as_str().unwrap())))
+        })
+        .collect();
+    assert!(queries.len() >= 4);
+    let port = 16_033 + (std::process::id() % 200) as u16;
+    let _demo = demo("sql-grafana", port, None);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = format!("host=127.0.0.1 port={port} user=meritflow connect_timeout=5");
+        let deadline = Instant::now() + Duration::from_secs(90);
+        // Wait for at least two hourly history snapshots (about 6 s each at x600).
+        let client = loop {
+            if let Ok((client, connection)) =
+                tokio_postgres::connect(&config, tokio_postgres::NoTls).await
+            {
+                tokio::spawn(connection);
+                if let Ok(row) = client
+                    .query_one(
+                        "SELECT count(DISTINCT snapshot_ts) FROM history.crynux_qos",
+                        &[],
+                    )
+                    .await
+                {
+                    if row.get::<_, i64>(0) >= 2 {
+                        break client;
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no history over SQL");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        for (title, sql) in queries {
+            let messages = client
+                .simple_query(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{title}: {e:?}\n{sql}"));
+            let rows = messages
+                .iter()
+                .filter(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_)))
+                .count();
+            assert!(rows > 0, "{title}: no rows\n{sql}");
+        }
+    });
+}
