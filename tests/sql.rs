@@ -25,13 +25,18 @@ impl Drop for Demo {
 }
 
 fn demo(name: &str, port: u16, password: Option<&str>) -> Demo {
-    let config = scratch(&format!("{name}.toml"));
     let password = password
         .map(|p| format!("password = \"{p}\"\n"))
         .unwrap_or_default();
+    demo_with(name, port, &password)
+}
+
+/// A demo whose `[sql]` section also has the `extra` lines.
+fn demo_with(name: &str, port: u16, extra: &str) -> Demo {
+    let config = scratch(&format!("{name}.toml"));
     std::fs::write(
         &config,
-        format!("[sql]\nlisten = \"127.0.0.1:{port}\"\nquery_timeout = \"2s\"\n{password}"),
+        format!("[sql]\nlisten = \"127.0.0.1:{port}\"\nquery_timeout = \"2s\"\n{extra}"),
     )
     .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_meritflow"))
@@ -47,6 +52,10 @@ fn demo(name: &str, port: u16, password: Option<&str>) -> Demo {
 }
 
 fn psql(port: u16, command: &str) -> std::process::Output {
+    psql_with(port, command, "disable")
+}
+
+fn psql_with(port: u16, command: &str, sslmode: &str) -> std::process::Output {
     let ensured = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/psql-client"))
         .status()
         .expect("run deploy/psql-client");
@@ -66,6 +75,7 @@ fn psql(port: u16, command: &str) -> std::process::Output {
             command,
         ])
         .env("PGCONNECT_TIMEOUT", "5")
+        .env("PGSSLMODE", sslmode)
         .output()
         .expect("run psql")
 }
@@ -275,5 +285,75 @@ fn every_grafana_panel_gets_rows_from_the_demo() {
                 .count();
             assert!(rows > 0, "{title}: no rows\n{sql}");
         }
+    });
+}
+
+#[test]
+fn tls_when_a_certificate_is_configured_and_a_connection_limit() {
+    let (cert, key) = (scratch("sql-cert.pem"), scratch("sql-key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = 16_333 + (std::process::id() % 200) as u16;
+    let extra = format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\nmax_connections = 2\n",
+        cert.display(),
+        key.display()
+    );
+    let d = demo_with("sql-tls", port, &extra);
+    wait_for_rows(d.port, 1);
+    let encrypted = psql_with(d.port, "SELECT count(*) FROM crynux_qos", "require");
+    assert!(
+        encrypted.status.success(),
+        "a TLS connection: {}",
+        String::from_utf8_lossy(&encrypted.stderr)
+    );
+    // Two connections held open: a third is turned away.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = format!("host=127.0.0.1 port={port} user=meritflow connect_timeout=5");
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            client.simple_query("SELECT 1").await.unwrap();
+            held.push(client);
+        }
+        let third = async {
+            let (client, connection) =
+                tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            client.simple_query("SELECT 1").await
+        };
+        assert!(
+            third.await.is_err(),
+            "a third connection beyond max_connections = 2"
+        );
+        drop(held);
     });
 }
