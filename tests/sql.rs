@@ -289,7 +289,7 @@ fn every_grafana_panel_gets_rows_from_the_demo() {
 }
 
 #[test]
-fn tls_when_a_certificate_is_configured_and_a_connection_limit() {
+fn tls_a_memory_limit_and_a_connection_limit() {
     let (cert, key) = (scratch("sql-cert.pem"), scratch("sql-key.pem"));
     let made = Command::new("openssl")
         .args([
@@ -316,7 +316,7 @@ fn tls_when_a_certificate_is_configured_and_a_connection_limit() {
     );
     let port = 16_333 + (std::process::id() % 200) as u16;
     let extra = format!(
-        "tls_cert = \"{}\"\ntls_key = \"{}\"\nmax_connections = 2\n",
+        "tls_cert = \"{}\"\ntls_key = \"{}\"\nmax_connections = 2\nquery_memory_mb = 1\n",
         cert.display(),
         key.display()
     );
@@ -327,6 +327,16 @@ fn tls_when_a_certificate_is_configured_and_a_connection_limit() {
         encrypted.status.success(),
         "a TLS connection: {}",
         String::from_utf8_lossy(&encrypted.stderr)
+    );
+    // A query needing more than query_memory_mb (1 MiB here) for its aggregation is refused.
+    let big = psql(
+        d.port,
+        "SELECT count(*) FROM (SELECT a.node, b.node AS b, c.node AS c, count(*) FROM crynux_qos a, crynux_qos b, crynux_qos c GROUP BY 1, 2, 3) g",
+    );
+    let said = String::from_utf8_lossy(&big.stderr);
+    assert!(
+        !big.status.success() && said.contains("Failed to allocate"),
+        "{said}"
     );
     // Two connections held open: a third is turned away.
     let runtime = tokio::runtime::Builder::new_multi_thread()
