@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use differential_dataflow::difference::Semigroup;
 use differential_dataflow::VecCollection as Collection;
-use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
@@ -285,21 +285,22 @@ fn capture<'s, D, R>(
     (index, worker): (usize, usize),
     pick: fn(&Outputs) -> &Captured<D, R>,
 ) where
-    D: Clone + Eq + Hash + Ord + 'static,
-    R: Semigroup + Clone + 'static,
+    D: timely::ExchangeData + Clone + Eq + Hash + Ord,
+    R: Semigroup + timely::ExchangeData + Clone,
 {
     let mut reported = 0;
-    collection
-        .probe_with(probe)
-        .inner
-        .sink(Pipeline, "Capture", move |(input, frontier)| {
+    collection.probe_with(probe).inner.sink(
+        Exchange::new(|_: &(D, Millis, R)| 0),
+        "Capture",
+        move |(input, frontier)| {
             input.for_each(|_, data| pick(&store).extend(data.drain(..)));
             let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
             if reached != reported {
                 reported = reached;
                 store.reached(index, worker, reached);
             }
-        });
+        },
+    );
 }
 
 /// One worker's handle on the running dataflow.
@@ -411,6 +412,41 @@ pub fn grain(config: &Config) -> Millis {
     config.policy.crynux.slide.millis()
 }
 
+/// Where the dataflow's workers run: `workers` threads in each of `addresses.len()` processes
+/// (timely's cluster mode), this one being number `process`. One process: no addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub workers: usize,
+    pub process: usize,
+    pub addresses: Vec<String>,
+}
+
+impl Cluster {
+    pub fn local(workers: usize) -> Cluster {
+        Cluster {
+            workers: workers.max(1),
+            process: 0,
+            addresses: Vec::new(),
+        }
+    }
+
+    fn timely(&self) -> timely::Config {
+        if self.addresses.len() <= 1 {
+            return timely::Config::process(self.workers);
+        }
+        timely::Config {
+            communication: timely::CommunicationConfig::Cluster {
+                threads: self.workers,
+                process: self.process,
+                addresses: self.addresses.clone(),
+                report: false,
+                zerocopy: false,
+            },
+            worker: timely::WorkerConfig::default(),
+        }
+    }
+}
+
 /// Runs the dataflows on `workers` threads; `driver` runs on every worker with its session and
 /// must end by calling [`Session::stop_after`] with the same time on every worker. Returns the
 /// captured outputs.
@@ -418,7 +454,18 @@ pub fn run<F>(config: &Config, workers: usize, driver: F) -> Result<Arc<Outputs>
 where
     F: Fn(Session) + Send + Sync + 'static,
 {
-    let outputs = Arc::new(Outputs::new(workers.max(1)));
+    run_on(config, &Cluster::local(workers), driver)
+}
+
+/// [`run`] on a cluster. Every output is gathered on the first worker of process 0, so that
+/// process holds the whole state; the others hold none.
+pub fn run_on<F>(config: &Config, cluster: &Cluster, driver: F) -> Result<Arc<Outputs>, String>
+where
+    F: Fn(Session) + Send + Sync + 'static,
+{
+    let workers = cluster.workers.max(1);
+    let first_local = cluster.process * workers;
+    let outputs = Arc::new(Outputs::new(workers));
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
     let icp_cfg = config.policy.icp.clone();
@@ -427,8 +474,8 @@ where
     let relay_cfg = config.policy.relay.clone();
     let grain = grain(config);
     let period = config.statements.period;
-    let all_settled = Arc::new(std::sync::Barrier::new(workers.max(1)));
-    let guards = timely::execute(timely::Config::process(workers.max(1)), move |worker| {
+    let all_settled = Arc::new(std::sync::Barrier::new(workers));
+    let guards = timely::execute(cluster.timely(), move |worker| {
         let mut inputs = Inputs {
             crynux: CrynuxInputs::new(&cfg),
             icp: IcpInputs::new(cfg.slide.millis()),
@@ -439,7 +486,8 @@ where
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);
-        let w = worker.index();
+        // Sinks report progress by their index among this process's workers.
+        let w = worker.index() - first_local;
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
@@ -485,6 +533,26 @@ where
 pub fn replay(
     config: &Config,
     workers: usize,
+    events: Vec<(Event, u64)>,
+    as_of: Millis,
+    read_from: Millis,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<Arc<Outputs>, String> {
+    replay_on(
+        config,
+        &Cluster::local(workers),
+        events,
+        as_of,
+        read_from,
+        progress,
+    )
+}
+
+/// [`replay`] on a cluster: the first worker of process 0 feeds (the other processes' events
+/// are not used) and gathers the outputs.
+pub fn replay_on(
+    config: &Config,
+    cluster: &Cluster,
     mut events: Vec<(Event, u64)>,
     as_of: Millis,
     read_from: Millis,
@@ -495,7 +563,7 @@ pub fn replay(
     events.retain(|(e, _)| slot(e.ts, slide) <= as_of);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
     let events = Arc::new(Mutex::new(Some(events)));
-    run(config, workers, move |mut session| {
+    run_on(config, cluster, move |mut session| {
         if session.index() == 0 {
             let events = events
                 .lock()
