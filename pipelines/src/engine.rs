@@ -18,21 +18,21 @@ use timely::worker::Worker;
 
 use crate::config::Config;
 use crate::events::Event;
-use crate::gpu_latest::{build as build_gpu_latest, GpuInputs, GpuLatest};
+use crate::gpu_latest::{build as build_gpu_latest, inputs as gpu_inputs, GpuInputs, GpuLatest};
 use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
-use crate::policies::icp::dataflow::{build as build_icp, IcpInputs};
+use crate::policies::icp::dataflow::{build as build_icp, inputs as icp_inputs, IcpInputs};
 use crate::policies::icp::state::IcpOut;
 use crate::policies::icp::tables::IcpParts;
-use crate::policies::relay::dataflow::{build as build_relay, RelayInputs};
+use crate::policies::relay::dataflow::{build as build_relay, inputs as relay_inputs, RelayInputs};
 use crate::policies::relay::state::RelayOut;
 use crate::policies::relay::tables::RelayParts;
-use crate::policies::sla::dataflow::{build as build_sla, SlaInputs};
+use crate::policies::sla::dataflow::{build as build_sla, inputs as sla_inputs, SlaInputs};
 use crate::policies::sla::state::SlaOut;
 use crate::policies::sla::tables::SlaParts;
-use crate::policies::swap::dataflow::{build as build_swap, SwapInputs};
+use crate::policies::swap::dataflow::{build as build_swap, inputs as swap_inputs, SwapInputs};
 use crate::policies::swap::state::SwapOut;
 use crate::policies::swap::tables::SwapParts;
 use crate::time::{slot, Millis};
@@ -478,11 +478,11 @@ where
     let guards = timely::execute(cluster.timely(), move |worker| {
         let mut inputs = Inputs {
             crynux: CrynuxInputs::new(&cfg),
-            icp: IcpInputs::new(cfg.slide.millis()),
-            sla: SlaInputs::new(&sla_cfg),
-            swap: SwapInputs::new(&swap_cfg, grain),
-            relay: RelayInputs::new(grain),
-            gpus: GpuInputs::new(grain),
+            icp: icp_inputs(cfg.slide.millis()),
+            sla: sla_inputs(&sla_cfg),
+            swap: swap_inputs(&swap_cfg, grain),
+            relay: relay_inputs(grain),
+            gpus: gpu_inputs(grain),
         };
         let probe = ProbeHandle::new();
         let store = Arc::clone(&shared);

@@ -4,7 +4,6 @@
 //! `ts` shows how old it is).
 
 use differential_dataflow::hashable::Hashable;
-use differential_dataflow::input::InputSession;
 use differential_dataflow::VecCollection as Collection;
 use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
@@ -13,9 +12,9 @@ use timely::dataflow::Scope;
 use crate::events::{Body, Event};
 use crate::float::F64;
 use crate::id::{Id, Interner};
-use crate::moments::{moments, MomentState};
+use crate::moments::{moments, EventInputs, MomentState};
 use crate::table::{int, opt_int, timestamp, ColumnType::*, Table};
-use crate::time::{slot, Millis};
+use crate::time::Millis;
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GpuLatest {
@@ -51,34 +50,11 @@ impl GpuLatest {
     }
 }
 
-pub struct GpuInputs {
-    pub events: InputSession<Millis, GpuLatest, isize>,
-    ids: Interner,
-    slide: Millis,
-}
+/// GPU samples, at the engine's grain.
+pub type GpuInputs = EventInputs<GpuLatest>;
 
-impl GpuInputs {
-    pub fn new(slide: Millis) -> GpuInputs {
-        GpuInputs {
-            events: InputSession::new(),
-            ids: Interner::default(),
-            slide,
-        }
-    }
-
-    pub fn advance_to(&mut self, time: Millis) {
-        self.events.advance_to(time);
-    }
-
-    pub fn flush(&mut self) {
-        self.events.flush();
-    }
-
-    pub fn feed(&mut self, event: &Event, seq: u64) {
-        if let Some(sample) = GpuLatest::from_event(event, seq, &mut self.ids) {
-            self.events.update_at(sample, slot(event.ts, self.slide), 1);
-        }
-    }
+pub fn inputs(grain: Millis) -> GpuInputs {
+    EventInputs::new(grain, Box::new(GpuLatest::from_event))
 }
 
 #[derive(Default)]

@@ -6,11 +6,55 @@
 use std::collections::BTreeMap;
 
 use differential_dataflow::collection::AsCollection;
+use differential_dataflow::input::InputSession;
 use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
-use crate::time::Millis;
+use crate::events::Event;
+use crate::id::Interner;
+use crate::time::{slot, Millis};
+
+/// How a policy reads an event: its own input record, if the event concerns it.
+pub type Decode<T> = Box<dyn Fn(&Event, u64, &mut Interner) -> Option<T>>;
+
+/// A policy's input session: events it reads go in at their slot of `slide`.
+pub struct EventInputs<T: differential_dataflow::Data> {
+    pub events: InputSession<Millis, T, isize>,
+    ids: Interner,
+    slide: Millis,
+    decode: Decode<T>,
+}
+
+impl<T: differential_dataflow::Data> EventInputs<T> {
+    pub fn new(slide: Millis, decode: Decode<T>) -> EventInputs<T> {
+        EventInputs {
+            events: InputSession::new(),
+            ids: Interner::default(),
+            slide,
+            decode,
+        }
+    }
+
+    pub fn slide(&self) -> Millis {
+        self.slide
+    }
+
+    pub fn advance_to(&mut self, time: Millis) {
+        self.events.advance_to(time);
+    }
+
+    pub fn flush(&mut self) {
+        self.events.flush();
+    }
+
+    /// Feeds one event at its slot (the session must be at or before it).
+    pub fn feed(&mut self, event: &Event, seq: u64) {
+        if let Some(input) = (self.decode)(event, seq, &mut self.ids) {
+            self.events.update_at(input, slot(event.ts, self.slide), 1);
+        }
+    }
+}
 
 /// A policy's state as one worker keeps it.
 pub trait MomentState<I, O> {

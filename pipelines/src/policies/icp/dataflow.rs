@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 
 use differential_dataflow::collection::AsCollection;
-use differential_dataflow::input::InputSession;
 use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -17,40 +16,15 @@ use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
 use super::state::{IcpInput, IcpOut, IcpState};
-use crate::events::Event;
-use crate::id::Interner;
+use crate::moments::EventInputs;
 use crate::statement::Period;
-use crate::time::{slot, Millis};
+use crate::time::Millis;
 
-pub struct IcpInputs {
-    pub events: InputSession<Millis, IcpInput, isize>,
-    ids: Interner,
-    slide: Millis,
-}
+/// The icp inputs, at the engine's grain.
+pub type IcpInputs = EventInputs<IcpInput>;
 
-impl IcpInputs {
-    pub fn new(slide: Millis) -> IcpInputs {
-        IcpInputs {
-            events: InputSession::new(),
-            ids: Interner::default(),
-            slide,
-        }
-    }
-
-    pub fn advance_to(&mut self, time: Millis) {
-        self.events.advance_to(time);
-    }
-
-    pub fn flush(&mut self) {
-        self.events.flush();
-    }
-
-    /// Feeds one event at its slot (the session must be at or before it).
-    pub fn feed(&mut self, event: &Event, seq: u64) {
-        if let Some(input) = IcpInput::from_event(event, seq, &mut self.ids) {
-            self.events.update_at(input, slot(event.ts, self.slide), 1);
-        }
-    }
+pub fn inputs(grain: Millis) -> IcpInputs {
+    EventInputs::new(grain, Box::new(IcpInput::from_event))
 }
 
 /// Builds the icp dataflow over `inputs`; its output holds closed days' rows and statements
@@ -61,7 +35,7 @@ pub fn build<'s>(
     cfg: &IcpConfig,
     period: Period,
 ) -> Collection<'s, Millis, IcpOut> {
-    let slide = inputs.slide;
+    let slide = inputs.slide();
     let refresh = cfg.live_refresh.millis();
     let mut state = IcpState::new(cfg, period);
     inputs
