@@ -59,9 +59,7 @@ impl LiveSql {
         tables.push(crate::tables::rejects_table(p.rejects));
         tables.push(statement_table(&self.statements()));
         tables.extend(history.tables().iter().cloned());
-        if let Err(e) = server.publish(&tables, p.through) {
-            tracing::error!(error = %e, "SQL snapshot not published; queries keep reading the previous one");
-        }
+        server.publish(tables, p.through);
     }
 }
 

@@ -12,7 +12,7 @@
 //! connection limit.
 
 use std::fmt::Debug;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,13 +49,39 @@ use meritflow_pipelines::time::Millis;
 
 use crate::{register_tables, QueryError};
 
-/// The current snapshot's session.
-type Current = Arc<RwLock<Arc<DfSessionService>>>;
+/// What new queries read: the latest published tables, whose session is built when a query
+/// first asks for it, so that publications nobody queries cost nothing.
+struct Snapshot {
+    cfg: SqlConfig,
+    state: Mutex<SnapshotState>,
+}
+
+struct SnapshotState {
+    built: Arc<DfSessionService>,
+    /// Tables published since `built` was made, with their moment.
+    published: Option<(Vec<Table>, Millis)>,
+}
+
+impl Snapshot {
+    fn current(&self) -> Arc<DfSessionService> {
+        let mut state = self.state.lock().expect("snapshot lock");
+        if let Some((tables, as_of)) = state.published.take() {
+            match session(&tables, as_of, &self.cfg) {
+                Ok(next) => state.built = Arc::new(next),
+                Err(e) => {
+                    tracing::error!(error = %e, "SQL snapshot not built; queries read the previous one")
+                }
+            }
+        }
+        Arc::clone(&state.built)
+    }
+}
+
+type Current = Arc<Snapshot>;
 
 /// A running server; [`SqlServer::publish`] makes a new snapshot current.
 pub struct SqlServer {
     current: Current,
-    cfg: SqlConfig,
 }
 
 impl SqlServer {
@@ -65,11 +91,16 @@ impl SqlServer {
         tables: &[Table],
         as_of: Millis,
     ) -> Result<SqlServer, QueryError> {
-        let first = Arc::new(session(tables, as_of, cfg)?);
-        let current: Current = Arc::new(RwLock::new(first));
+        let current: Current = Arc::new(Snapshot {
+            cfg: cfg.clone(),
+            state: Mutex::new(SnapshotState {
+                built: Arc::new(session(tables, as_of, cfg)?),
+                published: None,
+            }),
+        });
         let (host, port) = cfg.host_port().map_err(QueryError::Server)?;
         let mut options = ServerOptions::new()
-            .with_host(host)
+            .with_host(host.clone())
             .with_port(port)
             .with_max_connections(cfg.max_connections);
         if let (Some(cert), Some(key)) = (&cfg.tls_cert, &cfg.tls_key) {
@@ -78,11 +109,8 @@ impl SqlServer {
                 .with_tls_key_path(Some(key.clone()));
         }
         // Bind here, so that a taken port is an error of `start`, not of a thread later.
-        std::net::TcpListener::bind((
-            cfg.host_port().map_err(QueryError::Server)?.0.as_str(),
-            port,
-        ))
-        .map_err(|e| QueryError::Server(format!("sql.listen {}: {e}", cfg.listen)))?;
+        std::net::TcpListener::bind((host.as_str(), port))
+            .map_err(|e| QueryError::Server(format!("sql.listen {}: {e}", cfg.listen)))?;
         let handlers = Arc::new(Handlers {
             current: Arc::clone(&current),
             timeout: Duration::from_millis(cfg.query_timeout.millis()),
@@ -103,17 +131,12 @@ impl SqlServer {
                 }
             })
             .map_err(|e| QueryError::Server(e.to_string()))?;
-        Ok(SqlServer {
-            current,
-            cfg: cfg.clone(),
-        })
+        Ok(SqlServer { current })
     }
 
     /// Makes `tables` (complete through `as_of`) what new queries read.
-    pub fn publish(&self, tables: &[Table], as_of: Millis) -> Result<(), QueryError> {
-        let next = Arc::new(session(tables, as_of, &self.cfg)?);
-        *self.current.write().expect("snapshot lock") = next;
-        Ok(())
+    pub fn publish(&self, tables: Vec<Table>, as_of: Millis) {
+        self.current.state.lock().expect("snapshot lock").published = Some((tables, as_of));
     }
 }
 
@@ -276,7 +299,7 @@ struct Snapshots {
 
 impl Snapshots {
     fn session(&self) -> Arc<DfSessionService> {
-        Arc::clone(&self.current.read().expect("snapshot lock"))
+        self.current.current()
     }
 }
 
