@@ -5,10 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::config::SwapConfig;
-use super::ledger::{apply, rate_of, Effect, LedgerEvent, Pair};
+use super::ledger::{apply, rate_of, LedgerEvent, Pair};
 use super::state::{
-    describe, PeriodIncome, PolicyReject, SwapEvent, SwapInput, SwapOut, BOUNCED_CHEQUE, OVERDRAW,
-    REFRESH_ABOVE_ALLOWANCE,
+    effect_row, income_since, invalid_row, Origin, SwapEvent, SwapInput, SwapOut, OVERDRAW,
 };
 use crate::events::Event;
 use crate::id::{Id, Interner};
@@ -52,19 +51,7 @@ pub fn swap_reference(
                     .get(&(debtor.clone(), creditor.clone()))
                     .copied()
                     .unwrap_or_default();
-                if (p.chunks, p.served, p.paid_refresh, p.paid_cheques)
-                    != (was.chunks, was.served, was.paid_refresh, was.paid_cheques)
-                {
-                    out.push(SwapOut::Income(PeriodIncome {
-                        period: name.clone(),
-                        creditor: creditor.clone(),
-                        debtor: debtor.clone(),
-                        chunks: p.chunks - was.chunks,
-                        served: p.served - was.served,
-                        refresh: p.paid_refresh - was.paid_refresh,
-                        cheques: p.paid_cheques - was.paid_cheques,
-                    }));
-                }
+                out.extend(income_since(&name, debtor, creditor, p, &was).map(SwapOut::Income));
             }
             closed = pairs.clone();
             end = next_period_end(end, period);
@@ -73,75 +60,44 @@ pub fn swap_reference(
         let Some((_, input)) = inputs.next() else {
             break;
         };
-        let (creditor, event): (Id, LedgerEvent) = match input.what {
+        let SwapInput {
+            ts,
+            seq,
+            debtor: node,
+            what,
+        } = input;
+        let origin = Origin {
+            ts,
+            seq,
+            debtor: &node,
+        };
+        let (creditor, event): (Id, LedgerEvent) = match what {
             SwapEvent::Registered { light: l } => {
-                light.insert(input.debtor, l);
+                light.insert(node, l);
                 continue;
             }
             SwapEvent::Invalid { kind, reason } => {
-                let payload =
-                    serde_json::json!({"kind": kind, "ts": input.ts, "debtor": &*input.debtor})
-                        .to_string();
-                out.push(SwapOut::Reject(PolicyReject {
-                    seq: input.seq,
-                    ts: input.ts,
-                    kind,
-                    reason,
-                    payload,
-                }));
+                out.push(invalid_row(origin, kind, reason));
                 continue;
             }
             SwapEvent::Ledger { creditor, event } => (creditor, event),
         };
-        let key = (input.debtor.clone(), creditor.clone());
-        let rate = rate_of(light.get(&input.debtor).copied().unwrap_or(false), cfg);
-        let (new, effect) = apply(pairs.get(&key).copied(), input.ts, &event, rate);
-        let node = &input.debtor;
-        match effect {
-            Some(Effect::Rejected(reason)) => {
-                let payload = describe(node, &creditor, &event, input.ts);
-                out.push(SwapOut::Reject(PolicyReject {
-                    seq: input.seq,
-                    ts: input.ts,
-                    kind: "cheque".into(),
-                    reason,
-                    payload,
-                }));
-            }
-            Some(Effect::RefreshAboveAllowance(a, b)) => {
-                out.push(SwapOut::Trigger(TriggerEdges::once(
-                    node,
-                    REFRESH_ABOVE_ALLOWANCE,
-                    "warning",
-                    input.ts,
-                    Cause {
-                        value: a as f64,
-                        threshold: b as f64,
-                    },
-                )))
-            }
-            Some(Effect::Bounced(a, b)) => out.push(SwapOut::Trigger(TriggerEdges::once(
-                node,
-                BOUNCED_CHEQUE,
-                "warning",
-                input.ts,
-                Cause {
-                    value: a as f64,
-                    threshold: b as f64,
-                },
-            ))),
-            None => {}
-        }
+        let key = (node.clone(), creditor.clone());
+        let rate = rate_of(light.get(&node).copied().unwrap_or(false), cfg);
+        let (new, effect) = apply(pairs.get(&key).copied(), ts, &event, rate);
+        out.extend(effect.map(|e| effect_row(e, origin, &creditor, &event)));
         if let Some(new) = new {
             let was_over = pairs.get(&key).is_some_and(|p| p.debt >= limit);
             pairs.insert(key, new);
             if was_over != (new.debt >= limit) {
-                let any = pairs.iter().any(|((d, _), p)| d == node && p.debt >= limit);
+                let any = pairs
+                    .iter()
+                    .any(|((d, _), p)| *d == node && p.debt >= limit);
                 let cause = Cause {
                     value: new.debt as f64,
                     threshold: limit as f64,
                 };
-                let rows = edges.set(node, OVERDRAW, any.then_some("severe"), input.ts, cause);
+                let rows = edges.set(&node, OVERDRAW, any.then_some("severe"), ts, cause);
                 out.extend(rows.into_iter().map(SwapOut::Trigger));
             }
         }

@@ -182,7 +182,7 @@ struct Debtor {
     pairs: HashMap<Id, Pair>,
     over: u32,
     /// Each pair's (chunks, served, refresh, cheques) at the last period close.
-    closed: BTreeMap<Id, (u64, u128, u128, u128)>,
+    closed: BTreeMap<Id, Pair>,
 }
 
 /// One worker's debtors.
@@ -251,69 +251,36 @@ impl SwapState {
         before: &mut HashMap<(Id, Id), Option<Pair>>,
         rows: &mut Rows,
     ) {
-        let debtor = self.debtors.entry(input.debtor.clone()).or_default();
-        let (creditor, event) = match input.what {
+        let SwapInput {
+            ts,
+            seq,
+            debtor: node,
+            what,
+        } = input;
+        let origin = Origin {
+            ts,
+            seq,
+            debtor: &node,
+        };
+        let debtor = self.debtors.entry(node.clone()).or_default();
+        let (creditor, event) = match what {
             SwapEvent::Registered { light } => {
                 debtor.light = light;
                 return;
             }
             SwapEvent::Invalid { kind, reason } => {
-                let payload =
-                    serde_json::json!({"kind": kind, "ts": input.ts, "debtor": &*input.debtor})
-                        .to_string();
-                rows.push((
-                    SwapOut::Reject(PolicyReject {
-                        seq: input.seq,
-                        ts: input.ts,
-                        kind,
-                        reason,
-                        payload,
-                    }),
-                    1,
-                ));
+                rows.push((invalid_row(origin, kind, reason), 1));
                 return;
             }
             SwapEvent::Ledger { creditor, event } => (creditor, event),
         };
         let old = debtor.pairs.get(&creditor).copied();
-        let (new, effect) = apply(old, input.ts, &event, rate_of(debtor.light, &self.cfg));
+        let (new, effect) = apply(old, ts, &event, rate_of(debtor.light, &self.cfg));
         before
-            .entry((input.debtor.clone(), creditor.clone()))
+            .entry((node.clone(), creditor.clone()))
             .or_insert(old);
-        let node = &input.debtor;
-        match effect {
-            Some(Effect::Rejected(reason)) => {
-                let payload = describe(&input.debtor, &creditor, &event, input.ts);
-                let kind = "cheque".to_owned();
-                rows.push((
-                    SwapOut::Reject(PolicyReject {
-                        seq: input.seq,
-                        ts: input.ts,
-                        kind,
-                        reason,
-                        payload,
-                    }),
-                    1,
-                ));
-            }
-            Some(Effect::RefreshAboveAllowance(amount, allowance)) => {
-                let cause = Cause {
-                    value: amount as f64,
-                    threshold: allowance as f64,
-                };
-                let row =
-                    TriggerEdges::once(node, REFRESH_ABOVE_ALLOWANCE, "warning", input.ts, cause);
-                rows.push((SwapOut::Trigger(row), 1));
-            }
-            Some(Effect::Bounced(cumulative, balance)) => {
-                let cause = Cause {
-                    value: cumulative as f64,
-                    threshold: balance as f64,
-                };
-                let row = TriggerEdges::once(node, BOUNCED_CHEQUE, "warning", input.ts, cause);
-                rows.push((SwapOut::Trigger(row), 1));
-            }
-            None => {}
+        if let Some(effect) = effect {
+            rows.push((effect_row(effect, origin, &creditor, &event), 1));
         }
         let Some(new) = new else { return };
         let was_over = old.is_some_and(|p| p.debt >= self.limit);
@@ -330,7 +297,7 @@ impl SwapState {
                 value: new.debt as f64,
                 threshold: self.limit as f64,
             };
-            let edges = self.edges.set(node, OVERDRAW, level, input.ts, cause);
+            let edges = self.edges.set(&node, OVERDRAW, level, ts, cause);
             rows.extend(edges.into_iter().map(|e| (SwapOut::Trigger(e), 1)));
         }
     }
@@ -340,32 +307,80 @@ impl SwapState {
         let period = period_ending(end, self.period);
         for (debtor_id, debtor) in &mut self.debtors {
             for (creditor, pair) in &debtor.pairs {
-                let now = (
-                    pair.chunks,
-                    pair.served,
-                    pair.paid_refresh,
-                    pair.paid_cheques,
-                );
                 let was = debtor
                     .closed
-                    .insert(creditor.clone(), now)
+                    .insert(creditor.clone(), *pair)
                     .unwrap_or_default();
-                if now == was {
-                    continue;
-                }
-                let income = PeriodIncome {
-                    period: period.clone(),
-                    creditor: creditor.clone(),
-                    debtor: debtor_id.clone(),
-                    chunks: now.0 - was.0,
-                    served: now.1 - was.1,
-                    refresh: now.2 - was.2,
-                    cheques: now.3 - was.3,
-                };
-                rows.push((SwapOut::Income(income), 1));
+                let income = income_since(&period, debtor_id, creditor, pair, &was);
+                rows.extend(income.map(|i| (SwapOut::Income(i), 1)));
             }
         }
     }
+}
+
+/// Where an input came from: its time, input position and debtor.
+#[derive(Clone, Copy)]
+pub struct Origin<'a> {
+    pub ts: Millis,
+    pub seq: u64,
+    pub debtor: &'a Id,
+}
+
+/// The row of a valid event the ledger cannot take (a fractional amount).
+pub fn invalid_row(input: Origin, kind: String, reason: String) -> SwapOut {
+    let payload = serde_json::json!({"kind": kind, "ts": input.ts, "debtor": &**input.debtor});
+    SwapOut::Reject(PolicyReject {
+        seq: input.seq,
+        ts: input.ts,
+        kind,
+        reason,
+        payload: payload.to_string(),
+    })
+}
+
+/// The row a ledger effect gives: a reject, or a trigger raised once.
+pub fn effect_row(effect: Effect, input: Origin, creditor: &Id, event: &LedgerEvent) -> SwapOut {
+    let node = input.debtor;
+    let once = |rule, value: u128, threshold: u128| {
+        let cause = Cause {
+            value: value as f64,
+            threshold: threshold as f64,
+        };
+        SwapOut::Trigger(TriggerEdges::once(node, rule, "warning", input.ts, cause))
+    };
+    match effect {
+        Effect::Rejected(reason) => SwapOut::Reject(PolicyReject {
+            seq: input.seq,
+            ts: input.ts,
+            kind: "cheque".to_owned(),
+            reason,
+            payload: describe(node, creditor, event, input.ts),
+        }),
+        Effect::RefreshAboveAllowance(amount, allowance) => {
+            once(REFRESH_ABOVE_ALLOWANCE, amount, allowance)
+        }
+        Effect::Bounced(cumulative, balance) => once(BOUNCED_CHEQUE, cumulative, balance),
+    }
+}
+
+/// A pair's income since `was` (its state at the last close), if any.
+pub fn income_since(
+    period: &str,
+    debtor: &Id,
+    creditor: &Id,
+    now: &Pair,
+    was: &Pair,
+) -> Option<PeriodIncome> {
+    let totals = |p: &Pair| (p.chunks, p.served, p.paid_refresh, p.paid_cheques);
+    (totals(now) != totals(was)).then(|| PeriodIncome {
+        period: period.to_owned(),
+        creditor: creditor.clone(),
+        debtor: debtor.clone(),
+        chunks: now.chunks - was.chunks,
+        served: now.served - was.served,
+        refresh: now.paid_refresh - was.paid_refresh,
+        cheques: now.paid_cheques - was.paid_cheques,
+    })
 }
 
 /// The event as the policy read it, for a reject's payload.
