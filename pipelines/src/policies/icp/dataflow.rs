@@ -6,17 +6,12 @@
 //! the input volume (the inputs are a few counter snapshots per node per day, or turns that
 //! are only counted).
 
-use std::collections::BTreeMap;
-
-use differential_dataflow::collection::AsCollection;
 use differential_dataflow::VecCollection as Collection;
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::operator::Operator;
 use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
 use super::state::{IcpInput, IcpOut, IcpState};
-use crate::moments::EventInputs;
+use crate::moments::{moments, EventInputs, MomentState};
 use crate::statement::Period;
 use crate::time::Millis;
 
@@ -35,66 +30,47 @@ pub fn build<'s>(
     cfg: &IcpConfig,
     period: Period,
 ) -> Collection<'s, Millis, IcpOut> {
-    let slide = inputs.slide();
-    let refresh = cfg.live_refresh.millis();
-    let mut state = IcpState::new(cfg, period);
-    inputs
-        .events
-        .to_collection(scope)
-        .inner
-        .unary_frontier(
-            Exchange::new(|_: &(IcpInput, Millis, isize)| 0),
-            "IcpDays",
-            move |capability, _info| {
-                let mut held = Some(capability);
-                let mut pending: BTreeMap<Millis, Vec<IcpInput>> = BTreeMap::new();
-                let mut last_tick: Millis = 0;
-                move |(input, frontier), output| {
-                    input.for_each(|_cap, data| {
-                        for (event, time, diff) in data.drain(..) {
-                            debug_assert_eq!(diff, 1, "icp inputs are only inserted");
-                            pending.entry(time).or_default().push(event);
-                        }
-                    });
-                    let Some(cap) = held.as_mut() else { return };
-                    let Some(&complete) = frontier.frontier().first() else {
-                        // The inputs closed: nothing after the last completed time is needed.
-                        held = None;
-                        return;
-                    };
-                    loop {
-                        if state.waiting() {
-                            // Skip the quiet ticks up to the next input.
-                            let horizon = pending.keys().next().copied().unwrap_or(complete);
-                            let quiet =
-                                (horizon.min(complete).saturating_sub(1) / refresh) * refresh;
-                            last_tick = last_tick.max(quiet);
-                        }
-                        let tick = state.next_tick(last_tick);
-                        if tick >= complete {
-                            break;
-                        }
-                        while let Some(entry) = pending.first_entry() {
-                            if *entry.key() > tick {
-                                break;
-                            }
-                            for event in entry.remove() {
-                                state.apply(event);
-                            }
-                        }
-                        let rows = state.tick(tick, slide);
-                        if !rows.is_empty() {
-                            let at = cap.delayed(&tick);
-                            let mut session = output.session(&at);
-                            for (row, diff) in rows {
-                                session.give((row, tick, diff));
-                            }
-                        }
-                        last_tick = tick;
-                    }
-                    cap.downgrade(&complete);
-                }
-            },
-        )
-        .as_collection()
+    let ticks = IcpTicks {
+        state: IcpState::new(cfg, period),
+        slide: inputs.slide(),
+        refresh: cfg.live_refresh.millis(),
+        last_tick: 0,
+    };
+    let collection = inputs.events.to_collection(scope);
+    moments(collection, "IcpDays", |_| 0, move || ticks)
+}
+
+/// [`IcpState`] driven by ticks: every `live_refresh` and at each day's close while it has
+/// something to compute; while it waits for input, the quiet ticks are skipped.
+struct IcpTicks {
+    state: IcpState,
+    slide: Millis,
+    refresh: Millis,
+    last_tick: Millis,
+}
+
+impl MomentState<IcpInput, IcpOut> for IcpTicks {
+    fn next_time(&self) -> Option<Millis> {
+        (!self.state.waiting()).then(|| self.state.next_tick(self.last_tick))
+    }
+
+    /// Inputs are applied when they come (every earlier tick has been taken); a tick falling on
+    /// `t` then computes with them.
+    fn advance(&mut self, t: Millis, inputs: Vec<IcpInput>) -> Vec<(IcpOut, isize)> {
+        if self.state.waiting() {
+            // The quiet ticks before `t` have nothing to do.
+            self.last_tick = self.last_tick.max(t.saturating_sub(1) / self.refresh * self.refresh);
+            while self.state.next_tick(self.last_tick) < t {
+                self.last_tick = self.state.next_tick(self.last_tick);
+            }
+        }
+        for input in inputs {
+            self.state.apply(input);
+        }
+        if self.state.next_tick(self.last_tick) != t {
+            return Vec::new();
+        }
+        self.last_tick = t;
+        self.state.tick(t, self.slide)
+    }
 }
