@@ -4,6 +4,8 @@
 //! mid-day, equal timestamps. Same events, same rows (closed days, live days, statements), on
 //! one, two and three workers, at the end and at a moment in the middle.
 
+mod common;
+
 use std::sync::Arc;
 
 use meritflow_pipelines::config::Config;
@@ -82,16 +84,7 @@ fn stream() -> impl Strategy<Value = Vec<(Event, u64)>> {
 
 /// The first row where the two disagree, table by table (the whole parts are too long to read).
 fn first_difference(a: &IcpParts, b: &IcpParts) -> String {
-    fn diff<T: std::fmt::Debug + PartialEq>(name: &str, a: &[T], b: &[T]) -> Option<String> {
-        let at = (0..a.len().max(b.len())).find(|i| a.get(*i) != b.get(*i))?;
-        Some(format!(
-            "{name}[{at}] (of {} vs {}):\n  dataflow:  {:?}\n  reference: {:?}",
-            a.len(),
-            b.len(),
-            a.get(at),
-            b.get(at)
-        ))
-    }
+    use common::first_difference as diff;
     diff("nodes", &a.nodes, &b.nodes)
         .or_else(|| diff("subnets", &a.subnets, &b.subnets))
         .or_else(|| diff("providers", &a.providers, &b.providers))

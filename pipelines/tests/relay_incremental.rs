@@ -4,6 +4,8 @@
 //! distances, a short rate window and ramp-up so contracts turn known and requests expire.
 //! Same rows and the same start/stop changes, on one to three workers, mid-stream and at the end.
 
+mod common;
+
 use std::sync::Arc;
 
 use meritflow_pipelines::config::Config;
@@ -78,9 +80,8 @@ proptest! {
             rows.extend(parts.changes.into_iter().map(RelayOut::Change));
             rows.sort();
             let plain = relay_reference(&events, as_of, grain, &config.policy.relay);
-            let at = (0..rows.len().max(plain.len())).find(|i| rows.get(*i) != plain.get(*i));
-            prop_assert!(at.is_none(), "as of {}: row {:?}:\n  dataflow:  {:?}\n  reference: {:?}",
-                as_of, at, at.and_then(|i| rows.get(i)), at.and_then(|i| plain.get(i)));
+            let diff = common::first_difference("rows", &rows, &plain).unwrap_or_default();
+            prop_assert!(rows == plain, "as of {}: {}", as_of, diff);
         }
     }
 }

@@ -6,6 +6,8 @@
 //! targets, levels, trigger edges, statements), on one, two and three workers, at the end and
 //! at a moment in the middle.
 
+mod common;
+
 use std::sync::Arc;
 
 use meritflow_pipelines::config::Config;
@@ -79,20 +81,6 @@ fn stream() -> impl Strategy<Value = Vec<(Event, u64)>> {
     })
 }
 
-fn first_difference(a: &[SlaOut], b: &[SlaOut]) -> String {
-    let at = (0..a.len().max(b.len())).find(|i| a.get(*i) != b.get(*i));
-    at.map(|at| {
-        format!(
-            "row {at} (of {} vs {}):\n  dataflow:  {:?}\n  reference: {:?}",
-            a.len(),
-            b.len(),
-            a.get(at),
-            b.get(at)
-        )
-    })
-    .unwrap_or_default()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
@@ -119,7 +107,7 @@ proptest! {
             rows.extend(incremental.statements.into_iter().map(SlaOut::Statement));
             rows.sort();
             let plain = sla_reference(&events, as_of, &config.policy.sla, config.statements.period);
-            prop_assert!(rows == plain, "as of {}: {}", as_of, first_difference(&rows, &plain));
+            prop_assert!(rows == plain, "as of {}: {}", as_of, common::first_difference("rows", &rows, &plain).unwrap_or_default());
         }
     }
 }

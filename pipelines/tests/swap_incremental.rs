@@ -5,6 +5,8 @@
 //! same rows (pairs, triggers, rejects, period income), on one to three workers, mid-stream
 //! and at the end.
 
+mod common;
+
 use std::sync::Arc;
 
 use meritflow_pipelines::config::Config;
@@ -96,9 +98,8 @@ proptest! {
         for as_of in [mid, end] {
             let rows = rows_of(outputs.swap(as_of));
             let plain = swap_reference(&events, as_of, grain, &config.policy.swap, period);
-            let at = (0..rows.len().max(plain.len())).find(|i| rows.get(*i) != plain.get(*i));
-            prop_assert!(at.is_none(), "as of {}: row {:?}:\n  dataflow:  {:?}\n  reference: {:?}",
-                as_of, at, at.and_then(|i| rows.get(i)), at.and_then(|i| plain.get(i)));
+            let diff = common::first_difference("rows", &rows, &plain).unwrap_or_default();
+            prop_assert!(rows == plain, "as of {}: {}", as_of, diff);
         }
     }
 }

@@ -59,7 +59,9 @@ impl MomentState<IcpInput, IcpOut> for IcpTicks {
     fn advance(&mut self, t: Millis, inputs: Vec<IcpInput>) -> Vec<(IcpOut, isize)> {
         if self.state.waiting() {
             // The quiet ticks before `t` have nothing to do.
-            self.last_tick = self.last_tick.max(t.saturating_sub(1) / self.refresh * self.refresh);
+            self.last_tick = self
+                .last_tick
+                .max(t.saturating_sub(1) / self.refresh * self.refresh);
             while self.state.next_tick(self.last_tick) < t {
                 self.last_tick = self.state.next_tick(self.last_tick);
             }
