@@ -43,6 +43,17 @@ fn kafka_dev(verb: &str, port: u16) -> std::process::Output {
         .expect("run deploy/kafka-dev")
 }
 
+/// Freezes the broker process `pid` (SIGSTOP) for 30 s, then lets it go on (SIGCONT).
+fn freeze_for_30s(pid: u32) {
+    let signal = |s: &str| {
+        let sent = Command::new("kill").args([s, &pid.to_string()]).status();
+        assert!(sent.unwrap().success(), "kill {s} {pid}");
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(30));
+    signal("-CONT");
+}
+
 /// The moment a `meritflow run` status line says results are complete through.
 fn complete_through(line: &str) -> Option<&str> {
     line.split("complete through ")
@@ -440,16 +451,7 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
         !run.done_through(&through),
         "the stream was over before the broker froze"
     );
-    let signal = |s: &str| {
-        assert!(Command::new("kill")
-            .args([s, &pid.to_string()])
-            .status()
-            .unwrap()
-            .success())
-    };
-    signal("-STOP");
-    std::thread::sleep(Duration::from_secs(30));
-    signal("-CONT");
+    freeze_for_30s(pid);
     producer.join().unwrap();
     finish_like_replay(run, &setup, &events, &through);
     kafka_dev("stop", port);
@@ -633,16 +635,7 @@ fn the_exporter_spool_keeps_every_sample_through_a_30s_broker_outage() {
     let setup = setup("spool", port);
     let child = exporter(&setup, "2", "45s");
     std::thread::sleep(Duration::from_secs(8));
-    let signal = |s: &str| {
-        assert!(Command::new("kill")
-            .args([s, &pid.to_string()])
-            .status()
-            .unwrap()
-            .success())
-    };
-    signal("-STOP");
-    std::thread::sleep(Duration::from_secs(30));
-    signal("-CONT");
+    freeze_for_30s(pid);
     let (samples, left, dropped) = exporter_summary(child);
     assert_eq!(
         (left, dropped),
