@@ -51,6 +51,27 @@ fn demo_with(name: &str, port: u16, extra: &str) -> Demo {
     Demo { child, port }
 }
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A tokio-postgres client of the server on `port` (its connection driven in the background).
+async fn connect(
+    port: u16,
+    password: Option<&str>,
+) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let password = password
+        .map(|p| format!(" password={p}"))
+        .unwrap_or_default();
+    let config = format!("host=127.0.0.1 port={port} user=meritflow{password} connect_timeout=5");
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
 fn psql(port: u16, command: &str) -> std::process::Output {
     psql_with(port, command, "disable")
 }
@@ -146,21 +167,12 @@ fn psql_reads_the_live_tables_and_lists_them() {
 fn clients_are_authenticated_read_only_and_limited() {
     let port = 15_733 + (std::process::id() % 200) as u16;
     let d = demo("sql-secure", port, Some("s3cret"));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
-        let connect = |password: &'static str| async move {
-            let config = format!("host=127.0.0.1 port={port} user=meritflow password={password} connect_timeout=5");
-            let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            Ok::<_, tokio_postgres::Error>(client)
-        };
         // The server may still be starting.
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
-            match connect("s3cret").await {
+            match connect(port, Some("s3cret")).await {
                 Ok(c) => match c.query_one("SELECT count(*) FROM crynux_qos", &[]).await {
                     Ok(row) if row.get::<_, i64>(0) > 0 => break c,
                     _ => {}
@@ -170,7 +182,7 @@ fn clients_are_authenticated_read_only_and_limited() {
             assert!(Instant::now() < deadline, "no connection to the demo's SQL server");
             tokio::time::sleep(Duration::from_millis(300)).await;
         };
-        let wrong = connect("guess").await;
+        let wrong = connect(port, Some("guess")).await;
         assert!(wrong.is_err(), "a wrong password is refused");
 
         // Extended protocol with a parameter.
@@ -187,7 +199,7 @@ fn clients_are_authenticated_read_only_and_limited() {
 
         // A runaway query is cancelled by sql.query_timeout (2 s) while another client is served.
         let runaway = tokio::spawn({
-            let slow = connect("s3cret").await.unwrap();
+            let slow = connect(port, Some("s3cret")).await.unwrap();
             async move {
                 let started = Instant::now();
                 let result = slow
@@ -246,19 +258,12 @@ fn every_grafana_panel_gets_rows_from_the_demo() {
     assert!(queries.len() >= 4);
     let port = 16_033 + (std::process::id() % 200) as u16;
     let _demo = demo("sql-grafana", port, None);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
-        let config = format!("host=127.0.0.1 port={port} user=meritflow connect_timeout=5");
         let deadline = Instant::now() + Duration::from_secs(90);
         // Wait for at least two hourly history snapshots (about 6 s each at x600).
         let client = loop {
-            if let Ok((client, connection)) =
-                tokio_postgres::connect(&config, tokio_postgres::NoTls).await
-            {
-                tokio::spawn(connection);
+            if let Ok(client) = connect(port, None).await {
                 if let Ok(row) = client
                     .query_one(
                         "SELECT count(DISTINCT snapshot_ts) FROM history.crynux_qos",
@@ -339,27 +344,15 @@ fn tls_a_memory_limit_and_a_connection_limit() {
         "{said}"
     );
     // Two connections held open: a third is turned away.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
-        let config = format!("host=127.0.0.1 port={port} user=meritflow connect_timeout=5");
         let mut held = Vec::new();
         for _ in 0..2 {
-            let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(connection);
+            let client = connect(port, None).await.unwrap();
             client.simple_query("SELECT 1").await.unwrap();
             held.push(client);
         }
-        let third = async {
-            let (client, connection) =
-                tokio_postgres::connect(&config, tokio_postgres::NoTls).await?;
-            tokio::spawn(connection);
-            client.simple_query("SELECT 1").await
-        };
+        let third = async { connect(port, None).await?.simple_query("SELECT 1").await };
         assert!(
             third.await.is_err(),
             "a third connection beyond max_connections = 2"
