@@ -470,12 +470,11 @@ impl Publisher<'_> {
         if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
                 let snapshot = PolicySnapshot::take(outputs, through, self.config);
-                let current = snapshot.tables.clone();
-                self.write_changes(&current, through);
+                self.write_changes(&snapshot.tables, through);
                 self.write_statements(&snapshot.closed_statements());
                 outputs.compact(through);
                 self.published = Some(through);
-                tables = Some(current);
+                tables = Some(snapshot.tables);
             }
         }
         while let Ok(report) = reports.try_recv() {

@@ -51,27 +51,21 @@ pub fn p95_bucket(hists: &[&Hist]) -> Option<u16> {
         return None;
     }
     let rank = (95 * n + 99) / 100;
-    let mut merged: BTreeMap<u16, u64> = BTreeMap::new();
-    if let [one] = hists {
-        return walk(one.iter().map(|(k, c)| (*k, *c)), rank);
-    }
-    for h in hists {
-        for (k, c) in h.iter() {
-            *merged.entry(*k).or_default() += c;
-        }
-    }
-    walk(merged.into_iter(), rank)
-}
-
-fn walk(buckets: impl Iterator<Item = (u16, u64)>, rank: u64) -> Option<u16> {
+    // Walk the histograms' buckets together in ascending order, without merging them first.
+    let mut buckets: Vec<_> = hists.iter().map(|h| h.iter().peekable()).collect();
     let mut seen = 0;
-    for (k, c) in buckets {
-        seen += c;
+    loop {
+        let (k, i) = buckets
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, b)| b.peek().map(|(k, _)| (**k, i)))
+            .min()?;
+        let (_, count) = buckets[i].next()?;
+        seen += count;
         if seen >= rank {
             return Some(k);
         }
     }
-    None
 }
 
 /// The median of `values` (rule 6): the middle one, or the mean of the two middle ones.
