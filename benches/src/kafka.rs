@@ -1,7 +1,7 @@
-//! `meritflow-bench-kafka`: end-to-end through a real broker (start one with
-//! `deploy/kafka-dev start`). Two phases, each on topics of its own:
+//! End to end through a real broker (`deploy/kafka-dev start` starts one). Two phases, each on
+//! topics of its own, both on the mixed stream:
 //!
-//! 1. Throughput: a simulated stream is written into the input topics first, then
+//! 1. Throughput: the stream is written into the input topics first, then
 //!    `meritflow run` (release) consumes it; measured from its start until its status line says
 //!    results are complete through the stream's last slot. Reported as events/s of wall time and
 //!    events per CPU-second of the `meritflow run` process (the broker's CPU is not counted).
@@ -9,11 +9,11 @@
 //!    each stamped with the wall clock as it is written; a reader of the scores topic notes when
 //!    each publication arrives. An event's freshness is the time from its production to the
 //!    arrival of the first publication that includes it (`as_of` at or after its slot).
-//!    Run with `slide = 1s`, `allowed_lateness = 1s`, `idle_timeout = 1s` (the sparse telemetry
-//!    partitions would otherwise hold time back), `publish_interval = 250ms` (printed).
+//!    Run with the settings of [`FRESHNESS_CONFIG`]: a short slide, lateness and publication
+//!    interval, since those bound freshness from below whatever the engine's speed.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,7 +23,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context};
 use meritflow_connectors::kafka::produce::route;
 use meritflow_connectors::kafka::sink::Sink;
-use meritflow_connectors::sim;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::time::{format_rfc3339, slot};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -135,91 +134,77 @@ fn stop(mut child: Child) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let mut events = 500_000u64;
-    let mut brokers = "127.0.0.1:9092".to_owned();
-    let mut rate: Option<u64> = None;
-    let mut seconds = 30u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--events" => events = value.parse()?,
-            "--brokers" => brokers = value,
-            "--rate" => rate = Some(value.parse()?),
-            "--seconds" => seconds = value.parse()?,
-            _ => bail!("unknown flag {flag} (--events N --brokers B --rate R --seconds S)"),
-        }
-    }
-    let bin = std::env::current_exe()?.with_file_name("meritflow");
-    let dir = std::env::temp_dir().join(format!("meritflow-bench-kafka-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let tag = std::process::id();
+/// Phase 1's result.
+pub struct Throughput {
+    pub events: u64,
+    pub wall: f64,
+    /// CPU seconds of the `meritflow run` process.
+    pub cpu: f64,
+}
 
-    // Phase 1: throughput over a backlog.
-    let name = format!("tput{tag}");
+/// Phase 2's result: freshness in milliseconds over the events seen published.
+pub struct Freshness {
+    pub rate: u64,
+    pub seconds: u64,
+    pub produced: usize,
+    pub seen: usize,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+/// The freshness phase's settings, printed beside its figures.
+pub const FRESHNESS_CONFIG: &str = "allowed_lateness = \"20ms\"\nidle_timeout = \"200ms\"\npublish_interval = \"20ms\"\n[policy.crynux]\nslide = \"20ms\"\nwindow = \"1h\"\ntask_grace = \"1s\"\n";
+
+/// Writes `stream` (JSONL, `events` lines, newest ts `last_ts`) into fresh topics, then times
+/// `meritflow run` from its start until it says results are complete through the last slot.
+pub fn throughput(
+    bin: &Path,
+    dir: &Path,
+    brokers: &str,
+    stream: &Path,
+    events: u64,
+    last_ts: u64,
+) -> anyhow::Result<Throughput> {
+    let name = format!("tput{}", std::process::id());
     let config = phase_config(
-        &bin,
-        &dir,
+        bin,
+        dir,
         &name,
-        &brokers,
+        brokers,
         "idle_timeout = \"2s\"\nmax_future = \"0s\"\n",
     )?;
-    let spec = sim::FleetSpec {
-        nodes: 10_000,
-        duration: 30 * 86_400_000,
-        task_every: 50,
-        seed: 1,
-        ..sim::FleetSpec::demo()
-    };
-    let file = dir.join("stream.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file)?);
-    let (mut written, mut last_ts) = (0u64, 0u64);
-    sim::generate(&spec, |e| {
-        writeln!(out, "{}", e.to_json()).unwrap();
-        last_ts = last_ts.max(e.ts);
-        written += 1;
-        if written < events {
-            std::ops::ControlFlow::Continue(())
-        } else {
-            std::ops::ControlFlow::Break(())
-        }
-    });
-    out.flush()?;
-    drop(out);
+    let path = |p: &Path| p.to_str().map(str::to_owned).context("path is not UTF-8");
     meritflow(
-        &bin,
-        &[
-            "produce",
-            "--config",
-            config.to_str().unwrap(),
-            "--events",
-            file.to_str().unwrap(),
-        ],
+        bin,
+        &["produce", "--config", &path(&config)?, "--events", &path(stream)?],
     )?;
     let through = format_rfc3339(slot(last_ts, 60_000));
     let started = Instant::now();
-    let (child, rx) = start_run(&bin, &config)?;
+    let (child, rx) = start_run(bin, &config)?;
     wait_through(&rx, &through, Duration::from_secs(1800))?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(child.id())?;
     stop(child)?;
-    let per_s = written as f64 / wall;
-    println!("throughput: {written} events through the broker in {wall:.2} s wall (incl. group join and the final idle wait), {cpu:.2} CPU-s of meritflow run");
-    println!(
-        "  {per_s:.0} events/s wall; {:.0} events per CPU-second (1 worker)",
-        written as f64 / cpu
-    );
+    Ok(Throughput { events, wall, cpu })
+}
 
-    // Phase 2: freshness under a steady load.
-    let rate = rate.unwrap_or((per_s / 2.0) as u64).max(1);
-    let name = format!("fresh{tag}");
-    let extra = "allowed_lateness = \"1s\"\nidle_timeout = \"1s\"\npublish_interval = \"250ms\"\n[policy.crynux]\nslide = \"1s\"\nwindow = \"1h\"\n";
-    let config = phase_config(&bin, &dir, &name, &brokers, extra)?;
+/// Produces the lines of `stream` at `rate` per second for `seconds`, each stamped with the wall
+/// clock as it is written, and notes when the first publication covering it arrives.
+pub fn freshness(
+    bin: &Path,
+    dir: &Path,
+    brokers: &str,
+    stream: &Path,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Freshness> {
+    let rate = rate.max(1);
+    let name = format!("fresh{}", std::process::id());
+    let config = phase_config(bin, dir, &name, brokers, FRESHNESS_CONFIG)?;
     let cfg = Config::from_toml(&std::fs::read_to_string(&config)?, "bench")?;
-    let (child, _rx) = start_run(&bin, &config)?;
+    let slide = cfg.policy.crynux.slide.millis();
+    let (child, _rx) = start_run(bin, &config)?;
     std::thread::sleep(Duration::from_secs(5)); // group join
     let arrivals: Arc<Mutex<BTreeMap<u64, u64>>> = Arc::default(); // as_of -> first arrival
     let done = Arc::new(AtomicBool::new(false));
@@ -227,7 +212,7 @@ fn main() -> anyhow::Result<()> {
         let (arrivals, done, brokers, topic) = (
             Arc::clone(&arrivals),
             Arc::clone(&done),
-            brokers.clone(),
+            brokers.to_owned(),
             cfg.kafka.scores_topic.clone(),
         );
         std::thread::spawn(move || -> anyhow::Result<()> {
@@ -235,10 +220,11 @@ fn main() -> anyhow::Result<()> {
                 .set("bootstrap.servers", &brokers)
                 .set("group.id", format!("{topic}-reader"))
                 .set("auto.offset.reset", "earliest")
+                .set("fetch.wait.max.ms", "5")
                 .create()?;
             consumer.subscribe(&[&topic])?;
             while !done.load(Ordering::SeqCst) {
-                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
+                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(5)) {
                     let at = now_ms();
                     if let Some(p) = m.payload() {
                         let row: serde_json::Value = serde_json::from_slice(p)?;
@@ -256,11 +242,12 @@ fn main() -> anyhow::Result<()> {
     };
     let topics: Vec<&str> = cfg.kafka.input_topics.iter().map(String::as_str).collect();
     let mut sink = Sink::connect(&cfg.kafka, &topics, Duration::from_secs(10))?;
-    let stream = std::fs::read_to_string(&file)?;
+    let reader_lines = BufReader::new(std::fs::File::open(stream)?);
     let mut produced: Vec<u64> = Vec::new();
     let began = Instant::now();
-    let total = rate * seconds;
-    for line in stream.lines().take(total as usize) {
+    let total = (rate * seconds) as usize;
+    for line in reader_lines.lines().take(total) {
+        let line = line?;
         let due = began + Duration::from_secs_f64(produced.len() as f64 / rate as f64);
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -273,30 +260,32 @@ fn main() -> anyhow::Result<()> {
         produced.push(event.ts);
     }
     sink.flush(Duration::from_secs(10));
-    std::thread::sleep(Duration::from_secs(8)); // the last events' publication
+    std::thread::sleep(Duration::from_secs(5)); // the last events' publication
     done.store(true, Ordering::SeqCst);
-    reader.join().unwrap()?;
+    reader.join().expect("reader thread")?;
     stop(child)?;
     let arrivals = arrivals.lock().unwrap();
     let mut fresh: Vec<u64> = produced
         .iter()
         .filter_map(|&ts| {
-            let s = slot(ts, 1_000);
             arrivals
-                .range(s..)
+                .range(slot(ts, slide)..)
                 .next()
                 .map(|(_, &at)| at.saturating_sub(ts))
         })
         .collect();
     fresh.sort_unstable();
     if fresh.is_empty() {
-        bail!("no publication arrived");
+        bail!("no publication arrived on {}", cfg.kafka.scores_topic);
     }
     let q = |p: f64| fresh[((fresh.len() - 1) as f64 * p) as usize];
-    println!(
-        "freshness at {rate} events/s for {seconds} s ({} of {} events seen published): p50 {} ms, p99 {} ms, max {} ms",
-        fresh.len(), produced.len(), q(0.5), q(0.99), fresh[fresh.len() - 1]
-    );
-    println!("  (slide 1s, allowed_lateness 1s, idle_timeout 1s, publish_interval 250ms: the floor is about slide/2 + lateness)");
-    Ok(())
+    Ok(Freshness {
+        rate,
+        seconds,
+        produced: produced.len(),
+        seen: fresh.len(),
+        p50: q(0.5),
+        p99: q(0.99),
+        max: fresh[fresh.len() - 1],
+    })
 }

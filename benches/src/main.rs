@@ -1,3 +1,6 @@
+//! `meritflow-bench report` writes `benches/RESULTS.md` with every performance target beside
+//! its measured value (see `report.rs`; `benches/run` builds, starts a broker and runs it).
+//!
 //! `meritflow-bench`: replay throughput and memory of the release binary on a generated Crynux
 //! stream, or (`--stream swap`) on SWAP chunk transfers over `--pairs` peer pairs beside the
 //! Crynux stream of the same size, to give their ratio from one run. Run in release mode,
@@ -20,6 +23,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use meritflow_connectors::{file, sim};
+
+mod baseline;
+mod kafka;
+mod mixed;
+mod report;
+mod streamed;
 
 struct Args {
     events: u64,
@@ -226,6 +235,9 @@ fn crynux_stream(
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("report") {
+        return report::main(std::env::args().skip(2));
+    }
     let args = args()?;
     match args.stream.as_str() {
         "swap" => return swap_main(&args),

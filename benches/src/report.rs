@@ -1,0 +1,439 @@
+//! `meritflow-bench report`: every figure of the performance targets in one run, written as
+//! Markdown (default `benches/RESULTS.md`) with the machine and the commit:
+//!
+//! - in-process runs of the mixed stream at each node count of `--nodes` (1 worker): events/s
+//!   of wall time and per CPU-second of the worker threads, peak RSS growth per tracked node;
+//!   the middle count again on 2 workers;
+//! - `meritflow replay` (the release binary) of the same stream written as JSONL: the whole
+//!   path with file reading, sorting and decoding;
+//! - the baseline (DataFusion recomputing `crynux_qos` from the raw events at each refresh) at
+//!   `--baseline-nodes`, its answer checked against the engine's;
+//! - through the broker at `--brokers` (skipped with `--no-kafka`): throughput over a backlog
+//!   and freshness at half that rate.
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use meritflow_pipelines::config::Config;
+
+use crate::mixed::{self, MixedSpec};
+use crate::{baseline, kafka, streamed};
+
+struct Args {
+    nodes: Vec<u64>,
+    per_node: u64,
+    baseline_nodes: u64,
+    brokers: Option<String>,
+    freshness_seconds: u64,
+    out: PathBuf,
+    meritflow: PathBuf,
+    seed: u64,
+}
+
+const HELP: &str = "meritflow-bench report [--nodes 10000,100000,1000000] [--per-node 10] \
+[--baseline-nodes 100000] [--brokers 127.0.0.1:9092 | --no-kafka] [--freshness-seconds 20] \
+[--out benches/RESULTS.md] [--seed 1] [--meritflow PATH]";
+
+fn args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+    let exe = std::env::current_exe()?;
+    let mut out = Args {
+        nodes: vec![10_000, 100_000, 1_000_000],
+        per_node: 10,
+        baseline_nodes: 100_000,
+        brokers: Some("127.0.0.1:9092".into()),
+        freshness_seconds: 20,
+        out: "benches/RESULTS.md".into(),
+        meritflow: exe.with_file_name("meritflow"),
+        seed: 1,
+    };
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--nodes" => {
+                out.nodes = value()?
+                    .split(',')
+                    .map(|n| n.trim().parse())
+                    .collect::<Result<_, _>>()
+                    .context("--nodes takes counts separated by commas")?
+            }
+            "--per-node" => out.per_node = value()?.parse()?,
+            "--baseline-nodes" => out.baseline_nodes = value()?.parse()?,
+            "--brokers" => out.brokers = Some(value()?),
+            "--no-kafka" => out.brokers = None,
+            "--freshness-seconds" => out.freshness_seconds = value()?.parse()?,
+            "--out" => out.out = value()?.into(),
+            "--seed" => out.seed = value()?.parse()?,
+            "--meritflow" => out.meritflow = value()?.into(),
+            "-h" | "--help" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}; {HELP}"),
+        }
+    }
+    if out.nodes.is_empty() || out.nodes.iter().any(|&n| n < 3) {
+        bail!("--nodes needs at least one count of 3 or more");
+    }
+    if !out.meritflow.exists() {
+        bail!(
+            "{} not found: build it first with cargo build --release --workspace",
+            out.meritflow.display()
+        );
+    }
+    Ok(out)
+}
+
+fn progress(text: &str) {
+    eprintln!("[{}] {text}", chrono_now());
+}
+
+fn chrono_now() -> String {
+    meritflow_pipelines::time::format_rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
+fn command_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or("unknown".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+    let dirty = !command_line("git", &["status", "--porcelain", "--untracked-files=no"])
+        .trim()
+        .is_empty();
+    format!(
+        "{model}, {cores} cores, {memory} RAM; {}; commit {}{}; {}",
+        command_line("uname", &["-sr"]),
+        command_line("git", &["rev-parse", "--short=12", "HEAD"]),
+        if dirty { " with uncommitted changes" } else { "" },
+        command_line("rustc", &["-V"]),
+    )
+}
+
+fn write_stream(spec: &MixedSpec, path: &Path) -> anyhow::Result<u64> {
+    let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut failed = None;
+    mixed::generate(spec, |line| {
+        if failed.is_none() {
+            failed = out
+                .write_all(line)
+                .and_then(|_| out.write_all(b"\n"))
+                .err();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    out.flush()?;
+    Ok(spec.total())
+}
+
+fn children_peak_rss() -> u64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we pass.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// `meritflow replay` of `path` on one worker: (seconds, peak RSS of the child).
+fn replay_binary(bin: &Path, path: &Path, store: &Path) -> anyhow::Result<(f64, u64)> {
+    let started = Instant::now();
+    let output = Command::new(bin)
+        .args(["replay", "--format", "csv", "--events"])
+        .arg(path)
+        .arg("--store")
+        .arg(store)
+        .args(["--query", "SELECT count(*) FROM crynux_qos"])
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "meritflow replay failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok((seconds, children_peak_rss()))
+}
+
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let args = args(it)?;
+    let config = Config::default();
+    let dir = std::env::temp_dir().join(format!("meritflow-bench-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut md = String::new();
+    let _ = writeln!(md, "# meritflow benchmark results\n");
+    let _ = writeln!(
+        md,
+        "Written by `benches/run` (`meritflow-bench report`) on {}.\n\nMachine: {}.\n",
+        chrono_now(),
+        machine()
+    );
+    let _ = writeln!(
+        md,
+        "Stream: the mixed stream of `benches/src/mixed.rs` — every node registered, then {} events per node over one day of event time: 35 % GPU samples, 30 % task events (two rounds of three nodes and the fee), 15 % gateway requests, 8 % probes, 7 % chunk transfers, 5 % block-maker counters. Default config (30-day window, 1-minute slide). Release build. Each figure is from one run; compare ratios within this file, not across machines.\n",
+        args.per_node
+    );
+
+    // 1. Scaling, in process.
+    let mut scaling = Vec::new();
+    for &nodes in &args.nodes {
+        let spec = MixedSpec::per_node(nodes, args.per_node, args.seed);
+        progress(&format!(
+            "in-process run: {nodes} nodes, {} events, 1 worker",
+            spec.total()
+        ));
+        let run = streamed::run(&config, &spec, 1)?;
+        progress(&format!(
+            "  {:.1} s wall, {:.1} CPU-s",
+            run.wall, run.cpu
+        ));
+        scaling.push((nodes, 1usize, run));
+    }
+    let middle = args.nodes[args.nodes.len() / 2];
+    {
+        let spec = MixedSpec::per_node(middle, args.per_node, args.seed);
+        progress(&format!("in-process run: {middle} nodes, 2 workers"));
+        let run = streamed::run(&config, &spec, 2)?;
+        scaling.push((middle, 2, run));
+    }
+    let _ = writeln!(md, "## Ingest + update, in process (decode, dataflow, output capture)\n");
+    let _ = writeln!(
+        md,
+        "| nodes | workers | events | wall | events/s | events per CPU-second | peak RSS growth | per tracked node |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (nodes, workers, run) in &scaling {
+        let _ = writeln!(
+            md,
+            "| {} | {workers} | {} | {:.1} s | {} | {} | {:.0} MB | {} B |",
+            thousands(*nodes as f64),
+            thousands(run.events as f64),
+            run.wall,
+            thousands(run.events as f64 / run.wall),
+            thousands(run.events as f64 / run.cpu),
+            run.peak_growth as f64 / 1e6,
+            thousands(run.peak_growth as f64 / *nodes as f64),
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nCPU-seconds are those of the worker threads (`getrusage(RUSAGE_THREAD)`); the generator runs on a thread of its own and is not counted. Peak RSS growth: `VmHWM` after the run minus `VmRSS` before it (peak reset through `/proc/self/clear_refs`), so it includes dataflow batches being merged, the captured outputs and about 0.6 MB of lines in flight per worker.\n"
+    );
+
+    // 2. The whole binary on a file.
+    let file = dir.join("mixed.jsonl");
+    let spec = MixedSpec::per_node(middle, args.per_node, args.seed);
+    progress(&format!("writing the {middle}-node stream to {}", file.display()));
+    let lines = write_stream(&spec, &file)?;
+    progress("meritflow replay of the file, 1 worker");
+    let (replay_s, replay_peak) = replay_binary(&args.meritflow, &file, &dir.join("store"))?;
+    let _ = writeln!(md, "## `meritflow replay` of the same stream as JSONL ({} nodes)\n", thousands(middle as f64));
+    let _ = writeln!(
+        md,
+        "| events | wall (read, decode, sort, dataflow, SQL) | events/s | peak RSS |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n",
+        thousands(lines as f64),
+        thousands(lines as f64 / replay_s),
+        replay_peak as f64 / 1e6
+    );
+
+    // 3. Baseline.
+    let base_spec = MixedSpec::per_node(args.baseline_nodes, args.per_node, args.seed);
+    let engine_run = match scaling.iter().find(|(n, w, _)| *n == args.baseline_nodes && *w == 1) {
+        Some((_, _, run)) => run,
+        None => bail!(
+            "--baseline-nodes {} must be one of --nodes, whose 1-worker run gives the engine's cost",
+            args.baseline_nodes
+        ),
+    };
+    progress(&format!("baseline: loading {} events into DataFusion", base_spec.total()));
+    let tables = baseline::event_tables(&base_spec);
+    let points: Vec<u64> = (1..=4)
+        .map(|k| {
+            meritflow_pipelines::time::slot(
+                base_spec.start + base_spec.span * k / 4,
+                config.policy.crynux.slide.millis(),
+            )
+        })
+        .collect();
+    progress("baseline: 4 refreshes");
+    let base = baseline::run(&config, &tables, &points)?;
+    let qos = engine_run
+        .tables
+        .iter()
+        .find(|t| t.name == "crynux_qos")
+        .context("the engine produced no crynux_qos")?;
+    let agreement = baseline::agree(&base.last, qos);
+    let base_per_refresh = base.refreshes.iter().sum::<f64>() / base.refreshes.len() as f64;
+    let engine_per_refresh = engine_run.cpu / engine_run.refreshes as f64;
+    let ratio = base_per_refresh / engine_per_refresh;
+    let _ = writeln!(md, "## Baseline: DataFusion recomputing `crynux_qos` at each refresh ({} nodes)\n", thousands(args.baseline_nodes as f64));
+    let _ = writeln!(
+        md,
+        "| refresh at | of the stream | query time |\n|---|---|---|"
+    );
+    for (k, (point, t)) in points.iter().zip(&base.refreshes).enumerate() {
+        let _ = writeln!(
+            md,
+            "| {} | {} % | {:.3} s |",
+            meritflow_pipelines::time::format_rfc3339(*point),
+            (k + 1) * 25,
+            t
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nThe engine keeps every table of every policy current: {:.2} CPU-s for the whole stream, which spans {} refreshes (one per 1-minute slide), so {:.3} ms of CPU per refresh. The baseline's mean query: {:.3} s per refresh, for one table. **Ratio: {:.0}× cheaper per update.** Same answer: {}.\n",
+        engine_run.cpu,
+        engine_run.refreshes,
+        engine_per_refresh * 1e3,
+        base_per_refresh,
+        ratio,
+        match &agreement {
+            Ok(n) => format!("all {} nodes' score columns equal (within 1e-9)", thousands(*n as f64)),
+            Err(e) => format!("**no** — {e}"),
+        }
+    );
+
+    // 4. Kafka.
+    let mut kafka_rows = String::new();
+    let (mut kafka_rate, mut fresh_p99) = (None, None);
+    match &args.brokers {
+        None => kafka_rows.push_str("Not measured (`--no-kafka`).\n"),
+        Some(brokers) => {
+            progress(&format!("Kafka throughput through {brokers}"));
+            let last_ts = spec.end();
+            let t = kafka::throughput(&args.meritflow, &dir, brokers, &file, lines, last_ts)?;
+            let per_cpu = t.events as f64 / t.cpu;
+            kafka_rate = Some(per_cpu);
+            let rate = (t.events as f64 / t.wall / 2.0) as u64;
+            progress(&format!("Kafka freshness at {rate} events/s"));
+            let f = kafka::freshness(
+                &args.meritflow,
+                &dir,
+                brokers,
+                &file,
+                rate,
+                args.freshness_seconds,
+            )?;
+            fresh_p99 = Some(f.p99);
+            let _ = writeln!(
+                kafka_rows,
+                "| phase | figure |\n|---|---|\n| throughput over a backlog ({} events, 4 partitions, 1 worker) | {:.1} s wall = {} events/s; {:.1} CPU-s of `meritflow run` = {} events per CPU-second |\n| freshness at {} events/s for {} s (half the throughput) | p50 {} ms, p99 {} ms, max {} ms over {} of {} events seen published |\n\nFreshness settings: `{}`.\n",
+                thousands(t.events as f64),
+                t.wall,
+                thousands(t.events as f64 / t.wall),
+                t.cpu,
+                thousands(per_cpu),
+                thousands(f.rate as f64),
+                f.seconds,
+                f.p50,
+                f.p99,
+                f.max,
+                thousands(f.seen as f64),
+                thousands(f.produced as f64),
+                kafka::FRESHNESS_CONFIG.replace('\n', " "),
+            );
+        }
+    }
+    let _ = writeln!(md, "## Through the broker (`meritflow run`, mixed stream of {} nodes)\n\n{kafka_rows}", thousands(middle as f64));
+
+    // 5. The targets.
+    let one_core = scaling.iter().filter(|(_, w, _)| *w == 1);
+    let best_core = one_core
+        .clone()
+        .map(|(_, _, r)| r.events as f64 / r.cpu)
+        .fold(0.0, f64::max);
+    let (largest, largest_run) = scaling
+        .iter()
+        .filter(|(_, w, _)| *w == 1)
+        .max_by_key(|(n, _, _)| *n)
+        .map(|(n, _, r)| (*n, r))
+        .expect("at least one run");
+    let per_node = largest_run.peak_growth as f64 / largest as f64;
+    let mut targets = String::from("| target | goal | measured | met |\n|---|---|---|---|\n");
+    let _ = writeln!(
+        targets,
+        "| replay of the mixed stream, events/s per core | ≥ 1,000,000 | {} (best in-process run, per CPU-second); whole binary from a file: {} events/s | {} |",
+        thousands(best_core),
+        thousands(lines as f64 / replay_s),
+        verdict(best_core >= 1e6)
+    );
+    let _ = writeln!(
+        targets,
+        "| through Kafka, events/s per core | ≥ 300,000 | {} | {} |",
+        kafka_rate.map_or("not measured".into(), thousands),
+        kafka_rate.map_or("—", |r| verdict(r >= 3e5))
+    );
+    let _ = writeln!(
+        targets,
+        "| freshness p99 through Kafka at half load | ≤ 100 ms | {} | {} |",
+        fresh_p99.map_or("not measured".into(), |p| format!("{p} ms")),
+        fresh_p99.map_or("—", |p| verdict(p <= 100))
+    );
+    let _ = writeln!(
+        targets,
+        "| peak memory per tracked node | ≤ 512 B | {} B at {} nodes | {} |",
+        thousands(per_node),
+        thousands(largest as f64),
+        verdict(per_node <= 512.0)
+    );
+    let _ = writeln!(
+        targets,
+        "| cost per update vs. the DataFusion baseline at {} nodes | ≥ 100× | {:.0}× | {} |",
+        thousands(args.baseline_nodes as f64),
+        ratio,
+        verdict(ratio >= 100.0 && agreement.is_ok())
+    );
+    let summary = format!("## Targets\n\n{targets}\n");
+    let md = md.replacen("## Ingest", &format!("{summary}## Ingest"), 1);
+    std::fs::write(&args.out, &md)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    print!("{md}");
+    progress(&format!("written to {}", args.out.display()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
