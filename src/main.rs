@@ -174,13 +174,26 @@ fn config_command(print_defaults: bool, check: Option<PathBuf>) -> anyhow::Resul
 
 /// Loads the config file, or the defaults when none is given. Errors are [`ConfigError`]s
 /// (exit code 2) that name the file and every problem.
+/// `MERITFLOW_SQL_PASSWORD`, when set, replaces `sql.password` (a secret belongs in the
+/// environment, e.g. from a Kubernetes Secret, rather than in a config map).
 pub fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
-    let Some(path) = path else {
-        return Ok(Config::default());
+    let (mut config, source_name) = match path {
+        None => (Config::default(), "the defaults".to_owned()),
+        Some(path) => {
+            let source_name = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Syntax {
+                source_name: source_name.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
+            (Config::parse_toml(&text, &source_name)?, source_name)
+        }
     };
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Syntax {
-        source_name: path.display().to_string(),
-        message: format!("cannot read: {e}"),
-    })?;
-    Ok(Config::from_toml(&text, &path.display().to_string())?)
+    if let Some(password) = std::env::var("MERITFLOW_SQL_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        config.sql.password = Some(password);
+    }
+    config.validate(&source_name)?;
+    Ok(config)
 }

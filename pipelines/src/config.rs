@@ -49,12 +49,17 @@ pub enum ConfigError {
 impl Config {
     /// Parses and validates a config text; `source_name` (a path) is named in errors.
     pub fn from_toml(text: &str, source_name: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Syntax {
-            source_name: source_name.to_owned(),
-            message: e.to_string().trim_end().replace('\n', "\n  "),
-        })?;
+        let config = Config::parse_toml(text, source_name)?;
         config.validate(source_name)?;
         Ok(config)
+    }
+
+    /// Parses a config text without validating it, for callers that still override fields.
+    pub fn parse_toml(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            source_name: source_name.to_owned(),
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })
     }
 
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
@@ -265,7 +270,7 @@ listen = "127.0.0.1:5433"
 # The user clients log in as, and its password (SCRAM-SHA-256). Without a password there is no
 # authentication, which is only allowed on loopback.
 user = "meritflow"
-# password = "..."
+# password = "..."   (the MERITFLOW_SQL_PASSWORD environment variable, when set, wins)
 # TLS: a PEM certificate and its PKCS#8 key; both or neither.
 # tls_cert = "server.crt"
 # tls_key = "server.key"
