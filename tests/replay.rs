@@ -204,6 +204,30 @@ fn invalid_config_is_one_clear_error_with_exit_code_2() {
 }
 
 #[test]
+fn the_sql_password_may_come_from_the_environment() {
+    let path = scratch("sql-off-loopback.toml");
+    std::fs::write(&path, "[sql]\nlisten = \"0.0.0.0:5433\"\n").unwrap();
+    let check = |password: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_meritflow"));
+        command.args(["config", "--check", path.to_str().unwrap()]);
+        command.env_remove("MERITFLOW_SQL_PASSWORD");
+        if let Some(p) = password {
+            command.env("MERITFLOW_SQL_PASSWORD", p);
+        }
+        command.output().expect("run meritflow")
+    };
+    let refused = check(None);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("set sql.password"));
+    let accepted = check(Some("s3cret"));
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+}
+
+#[test]
 fn printed_defaults_are_a_valid_config() {
     let defaults = stdout(&meritflow(&["config", "--print-defaults"]));
     assert!(defaults.contains("[policy.crynux]") && defaults.contains("round_scores = [10, 5, 2]"));

@@ -124,7 +124,11 @@ pub fn qos_sql(config: &Config, as_of: Millis) -> String {
     let cfg = &config.policy.crynux;
     let slide = cfg.slide.millis();
     let window = cfg.window.millis();
-    let [first, second, third] = [cfg.round_scores[0], cfg.round_scores[1], cfg.round_scores[2]];
+    let [first, second, third] = [
+        cfg.round_scores[0],
+        cfg.round_scores[1],
+        cfg.round_scores[2],
+    ];
     let min_timeout = cfg.min_timeout_s;
     // An event counts at its slot: ts rounded up to the slide.
     let at = |col: &str| format!("((({col}) + {slide} - 1) / {slide}) * {slide}");

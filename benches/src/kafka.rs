@@ -177,7 +177,13 @@ pub fn throughput(
     let path = |p: &Path| p.to_str().map(str::to_owned).context("path is not UTF-8");
     meritflow(
         bin,
-        &["produce", "--config", &path(&config)?, "--events", &path(stream)?],
+        &[
+            "produce",
+            "--config",
+            &path(&config)?,
+            "--events",
+            &path(stream)?,
+        ],
     )?;
     let through = format_rfc3339(slot(last_ts, 60_000));
     let started = Instant::now();

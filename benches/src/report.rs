@@ -32,13 +32,17 @@ struct Args {
     out: PathBuf,
     meritflow: PathBuf,
     seed: u64,
+    /// The arguments as given, for the report's header.
+    given: String,
 }
 
 const HELP: &str = "meritflow-bench report [--nodes 10000,100000,1000000] [--per-node 10] \
 [--baseline-nodes 100000] [--brokers 127.0.0.1:9092 | --no-kafka] [--freshness-seconds 20] \
 [--out benches/RESULTS.md] [--seed 1] [--meritflow PATH]";
 
-fn args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+fn args(it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
+    let given: Vec<String> = it.collect();
+    let mut it = given.iter().cloned();
     let exe = std::env::current_exe()?;
     let mut out = Args {
         nodes: vec![10_000, 100_000, 1_000_000],
@@ -49,6 +53,11 @@ fn args(mut it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
         out: "benches/RESULTS.md".into(),
         meritflow: exe.with_file_name("meritflow"),
         seed: 1,
+        given: given
+            .iter()
+            .filter(|a| !a.starts_with("--out") && !a.ends_with("RESULTS.md"))
+            .map(|a| format!(" {a}"))
+            .collect(),
     };
     while let Some(flag) = it.next() {
         let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
@@ -122,7 +131,9 @@ fn machine() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or("unknown".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+        .map_or("unknown".into(), |kb| {
+            format!("{:.1} GiB", kb as f64 / 1048576.0)
+        });
     let dirty = !command_line("git", &["status", "--porcelain", "--untracked-files=no"])
         .trim()
         .is_empty();
@@ -130,7 +141,11 @@ fn machine() -> String {
         "{model}, {cores} cores, {memory} RAM; {}; commit {}{}; {}",
         command_line("uname", &["-sr"]),
         command_line("git", &["rev-parse", "--short=12", "HEAD"]),
-        if dirty { " with uncommitted changes" } else { "" },
+        if dirty {
+            " with uncommitted changes"
+        } else {
+            ""
+        },
         command_line("rustc", &["-V"]),
     )
 }
@@ -140,10 +155,7 @@ fn write_stream(spec: &MixedSpec, path: &Path) -> anyhow::Result<u64> {
     let mut failed = None;
     mixed::generate(spec, |line| {
         if failed.is_none() {
-            failed = out
-                .write_all(line)
-                .and_then(|_| out.write_all(b"\n"))
-                .err();
+            failed = out.write_all(line).and_then(|_| out.write_all(b"\n")).err();
         }
     });
     if let Some(e) = failed {
@@ -209,7 +221,8 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let _ = writeln!(md, "# meritflow benchmark results\n");
     let _ = writeln!(
         md,
-        "Written by `benches/run` (`meritflow-bench report`) on {}.\n\nMachine: {}.\n",
+        "Written by `benches/run` (`meritflow-bench report{}`) on {}.\n\nMachine: {}.\n",
+        args.given,
         chrono_now(),
         machine()
     );
@@ -228,10 +241,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
             spec.total()
         ));
         let run = streamed::run(&config, &spec, 1)?;
-        progress(&format!(
-            "  {:.1} s wall, {:.1} CPU-s",
-            run.wall, run.cpu
-        ));
+        progress(&format!("  {:.1} s wall, {:.1} CPU-s", run.wall, run.cpu));
         scaling.push((nodes, 1usize, run));
     }
     let middle = args.nodes[args.nodes.len() / 2];
@@ -241,7 +251,10 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
         let run = streamed::run(&config, &spec, 2)?;
         scaling.push((middle, 2, run));
     }
-    let _ = writeln!(md, "## Ingest + update, in process (decode, dataflow, output capture)\n");
+    let _ = writeln!(
+        md,
+        "## Ingest + update, in process (decode, dataflow, output capture)\n"
+    );
     let _ = writeln!(
         md,
         "| nodes | workers | events | wall | events/s | events per CPU-second | peak RSS growth | per tracked node |\n|---|---|---|---|---|---|---|---|"
@@ -267,11 +280,18 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     // 2. The whole binary on a file.
     let file = dir.join("mixed.jsonl");
     let spec = MixedSpec::per_node(middle, args.per_node, args.seed);
-    progress(&format!("writing the {middle}-node stream to {}", file.display()));
+    progress(&format!(
+        "writing the {middle}-node stream to {}",
+        file.display()
+    ));
     let lines = write_stream(&spec, &file)?;
     progress("meritflow replay of the file, 1 worker");
     let (replay_s, replay_peak) = replay_binary(&args.meritflow, &file, &dir.join("store"))?;
-    let _ = writeln!(md, "## `meritflow replay` of the same stream as JSONL ({} nodes)\n", thousands(middle as f64));
+    let _ = writeln!(
+        md,
+        "## `meritflow replay` of the same stream as JSONL ({} nodes)\n",
+        thousands(middle as f64)
+    );
     let _ = writeln!(
         md,
         "| events | wall (read, decode, sort, dataflow, SQL) | events/s | peak RSS |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n",
@@ -289,7 +309,10 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
             args.baseline_nodes
         ),
     };
-    progress(&format!("baseline: loading {} events into DataFusion", base_spec.total()));
+    progress(&format!(
+        "baseline: loading {} events into DataFusion",
+        base_spec.total()
+    ));
     let tables = baseline::event_tables(&base_spec);
     let points: Vec<u64> = (1..=4)
         .map(|k| {
@@ -310,7 +333,11 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let base_per_refresh = base.refreshes.iter().sum::<f64>() / base.refreshes.len() as f64;
     let engine_per_refresh = engine_run.cpu / engine_run.refreshes as f64;
     let ratio = base_per_refresh / engine_per_refresh;
-    let _ = writeln!(md, "## Baseline: DataFusion recomputing `crynux_qos` at each refresh ({} nodes)\n", thousands(args.baseline_nodes as f64));
+    let _ = writeln!(
+        md,
+        "## Baseline: DataFusion recomputing `crynux_qos` at each refresh ({} nodes)\n",
+        thousands(args.baseline_nodes as f64)
+    );
     let _ = writeln!(
         md,
         "| refresh at | of the stream | query time |\n|---|---|---|"
@@ -379,7 +406,11 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
             );
         }
     }
-    let _ = writeln!(md, "## Through the broker (`meritflow run`, mixed stream of {} nodes)\n\n{kafka_rows}", thousands(middle as f64));
+    let _ = writeln!(
+        md,
+        "## Through the broker (`meritflow run`, mixed stream of {} nodes)\n\n{kafka_rows}",
+        thousands(middle as f64)
+    );
 
     // 5. The targets.
     let one_core = scaling.iter().filter(|(_, w, _)| *w == 1);
@@ -430,8 +461,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     );
     let summary = format!("## Targets\n\n{targets}\n");
     let md = md.replacen("## Ingest", &format!("{summary}## Ingest"), 1);
-    std::fs::write(&args.out, &md)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, &md).with_context(|| format!("writing {}", args.out.display()))?;
     print!("{md}");
     progress(&format!("written to {}", args.out.display()));
     let _ = std::fs::remove_dir_all(&dir);
