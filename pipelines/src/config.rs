@@ -257,7 +257,9 @@ allowed_lateness = "5s"
 idle_timeout = "10s"
 # Events stamped further ahead of the wall clock than this are rejected ("0s": no check).
 max_future = "1h"
-# How often completed results are written out and input offsets committed.
+# How often completed results are written out and input offsets committed. The consumer waits
+# at most a quarter of it (10-500 ms) for new data per fetch, unless [kafka.properties] sets
+# fetch.wait.max.ms.
 publish_interval = "1s"
 # Where a group without committed offsets starts reading: "earliest" or "latest".
 start_from = "earliest"

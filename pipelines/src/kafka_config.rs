@@ -31,7 +31,9 @@ pub struct KafkaConfig {
     /// Events stamped further than this ahead of the wall clock are rejected: one bad clock
     /// would otherwise push event time ahead and make every honest event late. `0s`: no check.
     pub max_future: Span,
-    /// How often completed results are written out and input offsets committed.
+    /// How often completed results are written out and input offsets committed. The consumer
+    /// waits at most a quarter of it (10–500 ms) for new data per fetch, unless
+    /// `properties` sets `fetch.wait.max.ms`.
     pub publish_interval: Span,
     /// Where a group without committed offsets starts: `earliest` or `latest`.
     pub start_from: StartFrom,

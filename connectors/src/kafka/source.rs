@@ -93,7 +93,15 @@ impl Source {
             topics: Arc::clone(&topics),
             rebalances: Arc::default(),
         };
-        let consumer: BaseConsumer<SourceContext> = client::base(cfg)
+        let mut settings = client::base(cfg);
+        // librdkafka's broker-side fetch wait (500 ms) would otherwise dominate freshness when
+        // results go out more often than that; a quarter of the publish interval keeps fetches
+        // few while adding little delay. A `fetch.wait.max.ms` in [kafka.properties] wins.
+        if !cfg.properties.contains_key("fetch.wait.max.ms") {
+            let wait = (cfg.publish_interval.millis() / 4).clamp(10, 500);
+            settings.set("fetch.wait.max.ms", wait.to_string());
+        }
+        let consumer: BaseConsumer<SourceContext> = settings
             .set("group.id", &cfg.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
