@@ -165,13 +165,6 @@ fn write_stream(spec: &MixedSpec, path: &Path) -> anyhow::Result<u64> {
     Ok(spec.total())
 }
 
-fn children_peak_rss() -> u64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as u64 * 1024
-}
-
 /// `meritflow replay` of `path` on one worker: (seconds, peak RSS of the child).
 fn replay_binary(bin: &Path, path: &Path, store: &Path) -> anyhow::Result<(f64, u64)> {
     let started = Instant::now();
@@ -189,7 +182,7 @@ fn replay_binary(bin: &Path, path: &Path, store: &Path) -> anyhow::Result<(f64, 
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok((seconds, children_peak_rss()))
+    Ok((seconds, crate::children_peak_rss_bytes()))
 }
 
 fn thousands(v: f64) -> String {
