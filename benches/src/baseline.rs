@@ -11,13 +11,21 @@
 use std::time::Instant;
 
 use meritflow_pipelines::config::Config;
-use meritflow_pipelines::events::{decode, Body, Round, RoundStatus};
+use meritflow_pipelines::events::{decode, Body};
 use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
 use meritflow_pipelines::time::Millis;
 use meritflow_queries::format::{render, Format};
 use meritflow_queries::Catalog;
 
 use crate::mixed::{self, MixedSpec};
+
+/// An enum value as the event contract spells it (its serde name).
+fn wire_name(value: impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        other => panic!("not a unit variant: {other:?}"),
+    }
+}
 
 /// The raw events the query needs, as tables.
 pub fn event_tables(spec: &MixedSpec) -> Vec<Table> {
@@ -73,21 +81,9 @@ pub fn event_tables(spec: &MixedSpec) -> Vec<Table> {
                 ..
             } => rounds.push(vec![
                 task.into(),
-                match round {
-                    Round::Commitment => "commitment",
-                    Round::Disclosure => "disclosure",
-                }
-                .to_owned()
-                .into(),
+                wire_name(round).into(),
                 node.into(),
-                match status {
-                    RoundStatus::Submitted => "submitted",
-                    RoundStatus::ErrorReported => "error_reported",
-                    RoundStatus::Timeout => "timeout",
-                    RoundStatus::Aborted => "aborted",
-                }
-                .to_owned()
-                .into(),
+                wire_name(status).into(),
                 Cell::Int(order.map(i64::from)),
                 ts,
                 s,
@@ -131,16 +127,16 @@ pub fn qos_sql(config: &Config, as_of: Millis) -> String {
     ];
     let min_timeout = cfg.min_timeout_s;
     // An event counts at its slot: ts rounded up to the slide.
-    let at = |col: &str| format!("((({col}) + {slide} - 1) / {slide}) * {slide}");
+    let at = format!("((ts + {slide} - 1) / {slide}) * {slide}");
     format!(
         "WITH rounds AS (
            SELECT task, node, status, ord FROM (
              SELECT task, round, node, status, ord,
                     row_number() OVER (PARTITION BY task, round, node ORDER BY ts DESC, seq DESC) AS rn
-             FROM task_round WHERE {r_at} <= {as_of}) WHERE rn = 1),
+             FROM task_round WHERE {at} <= {as_of}) WHERE rn = 1),
          task_time AS (
-           SELECT task FROM task_round WHERE {r_at} <= {as_of}
-           GROUP BY task HAVING min({r_at}) > {as_of} - {window}),
+           SELECT task FROM task_round WHERE {at} <= {as_of}
+           GROUP BY task HAVING min({at}) > {as_of} - {window}),
          good AS (SELECT DISTINCT task FROM rounds WHERE status IN ('submitted', 'error_reported')),
          scored AS (
            SELECT r.task, r.node,
@@ -149,18 +145,18 @@ pub fn qos_sql(config: &Config, as_of: Millis) -> String {
                       ELSE 0 END) AS score
            FROM rounds r JOIN good g ON r.task = g.task JOIN task_time t ON r.task = t.task
            GROUP BY r.task, r.node),
-         slashed AS (SELECT DISTINCT task, node FROM task_slashed WHERE {s_at} <= {as_of}),
+         slashed AS (SELECT DISTINCT task, node FROM task_slashed WHERE {at} <= {as_of}),
          task_scores AS (
            SELECT s.node, CASE WHEN x.task IS NULL THEN s.score ELSE 0 END AS score
            FROM scored s LEFT JOIN slashed x ON s.task = x.task AND s.node = x.node),
          joined AS (
-           SELECT node, max({g_at}) AS at FROM node_registered WHERE {g_at} <= {as_of} GROUP BY node),
+           SELECT node, max({at}) AS at FROM node_registered WHERE {at} <= {as_of} GROUP BY node),
          attrs AS (
            SELECT node, vram_bytes, timeout_s FROM (
              SELECT node, vram_bytes, timeout_s,
                     row_number() OVER (PARTITION BY node ORDER BY ts DESC, seq DESC) AS rn
-             FROM node_registered WHERE {g_at} <= {as_of}) WHERE rn = 1),
-         gone AS (SELECT node, max({l_at}) AS at FROM node_left WHERE {l_at} <= {as_of} GROUP BY node),
+             FROM node_registered WHERE {at} <= {as_of}) WHERE rn = 1),
+         gone AS (SELECT node, max({at}) AS at FROM node_left WHERE {at} <= {as_of} GROUP BY node),
          active AS (
            SELECT a.node, a.vram_bytes, a.timeout_s FROM attrs a JOIN joined j ON a.node = j.node
            LEFT JOIN gone g ON a.node = g.node WHERE g.at IS NULL OR g.at < j.at),
@@ -170,7 +166,7 @@ pub fn qos_sql(config: &Config, as_of: Millis) -> String {
            SELECT node, max(vram_total_bytes) AS v FROM (
              SELECT node, vram_total_bytes,
                     row_number() OVER (PARTITION BY node, gpu ORDER BY ts DESC, seq DESC) AS rn
-             FROM gpu_sample WHERE {p_at} <= {as_of} AND {p_at} > {as_of} - {window}) WHERE rn = 1
+             FROM gpu_sample WHERE {at} <= {as_of} AND {at} > {as_of} - {window}) WHERE rn = 1
            GROUP BY node),
          parts AS (
            SELECT a.node, coalesce(n.tasks, 0) AS tasks, n.node_score,
@@ -189,11 +185,6 @@ pub fn qos_sql(config: &Config, as_of: Millis) -> String {
                 {alpha} * coalesce(vram_score, 0) + {beta} * coalesce(timeout_score, 0)
                   + {gamma} * coalesce(speed_score, 0) AS qos
          FROM scores ORDER BY node",
-        r_at = at("ts"),
-        s_at = at("ts"),
-        g_at = at("ts"),
-        l_at = at("ts"),
-        p_at = at("ts"),
         alpha = cfg.alpha,
         beta = cfg.beta,
         gamma = cfg.gamma,

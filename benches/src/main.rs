@@ -70,13 +70,19 @@ fn args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other}; see --help"),
         }
     }
-    if !out.meritflow.exists() {
+    release_binary_exists(&out.meritflow)?;
+    Ok(out)
+}
+
+/// The bench drives the release `meritflow` binary: say how to get it when it is missing.
+fn release_binary_exists(path: &std::path::Path) -> anyhow::Result<()> {
+    if !path.exists() {
         bail!(
             "{} not found: build it first with cargo build --release --workspace",
-            out.meritflow.display()
+            path.display()
         );
     }
-    Ok(out)
+    Ok(())
 }
 
 fn children_peak_rss_bytes() -> u64 {

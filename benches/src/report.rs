@@ -87,25 +87,16 @@ fn args(it: impl Iterator<Item = String>) -> anyhow::Result<Args> {
     if out.nodes.is_empty() || out.nodes.iter().any(|&n| n < 3) {
         bail!("--nodes needs at least one count of 3 or more");
     }
-    if !out.meritflow.exists() {
-        bail!(
-            "{} not found: build it first with cargo build --release --workspace",
-            out.meritflow.display()
-        );
-    }
+    crate::release_binary_exists(&out.meritflow)?;
     Ok(out)
 }
 
 fn progress(text: &str) {
-    eprintln!("[{}] {text}", chrono_now());
+    eprintln!("[{}] {text}", now_text());
 }
 
-fn chrono_now() -> String {
-    meritflow_pipelines::time::format_rfc3339(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
+fn now_text() -> String {
+    meritflow_pipelines::time::format_rfc3339(kafka::now_ms())
 }
 
 fn command_line(program: &str, args: &[&str]) -> String {
@@ -126,14 +117,9 @@ fn machine() -> String {
         .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let memory = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or("unknown".into(), |kb| {
-            format!("{:.1} GiB", kb as f64 / 1048576.0)
-        });
+    let memory = streamed::proc_bytes("/proc/meminfo", "MemTotal:").map_or("unknown".into(), |b| {
+        format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+    });
     let dirty = !command_line("git", &["status", "--porcelain", "--untracked-files=no"])
         .trim()
         .is_empty();
@@ -216,7 +202,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
         md,
         "Written by `benches/run` (`meritflow-bench report{}`) on {}.\n\nMachine: {}.\n",
         args.given,
-        chrono_now(),
+        now_text(),
         machine()
     );
     let _ = writeln!(
@@ -406,14 +392,13 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     );
 
     // 5. The targets.
-    let one_core = scaling.iter().filter(|(_, w, _)| *w == 1);
-    let best_core = one_core
-        .clone()
+    let one_worker: Vec<_> = scaling.iter().filter(|(_, w, _)| *w == 1).collect();
+    let best_core = one_worker
+        .iter()
         .map(|(_, _, r)| r.events as f64 / r.cpu)
         .fold(0.0, f64::max);
-    let (largest, largest_run) = scaling
+    let (largest, largest_run) = one_worker
         .iter()
-        .filter(|(_, w, _)| *w == 1)
         .max_by_key(|(n, _, _)| *n)
         .map(|(n, _, r)| (*n, r))
         .expect("at least one run");

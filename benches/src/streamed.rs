@@ -44,6 +44,16 @@ struct Batch {
     first_seq: u64,
 }
 
+impl Batch {
+    fn starting_at(first_seq: u64) -> Batch {
+        Batch {
+            text: Vec::with_capacity(BATCH_LINES * 300),
+            ends: Vec::with_capacity(BATCH_LINES),
+            first_seq,
+        }
+    }
+}
+
 fn thread_cpu_seconds() -> f64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage only writes into the struct we pass.
@@ -54,15 +64,18 @@ fn thread_cpu_seconds() -> f64 {
 
 /// (VmRSS, VmHWM) of this process in bytes.
 pub fn rss() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    };
+    let field = |name| proc_bytes("/proc/self/status", name).unwrap_or(0);
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A `Name:   123 kB` line of a /proc file, in bytes.
+pub fn proc_bytes(file: &str, name: &str) -> Option<u64> {
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
 }
 
 /// Resets the peak RSS to the current RSS (Linux 4.0+), so the peak of this run is its own.
@@ -91,21 +104,10 @@ pub fn run(config: &Config, spec: &MixedSpec, workers: usize) -> anyhow::Result<
     let generator = {
         let spec = spec.clone();
         std::thread::spawn(move || {
-            let mut batch = Batch {
-                text: Vec::with_capacity(BATCH_LINES * 300),
-                ends: Vec::with_capacity(BATCH_LINES),
-                first_seq: 0,
-            };
+            let mut batch = Batch::starting_at(0);
             let (mut seq, mut next) = (0u64, 0usize);
             let send = |batch: &mut Batch, seq: u64, next: &mut usize| {
-                let full = std::mem::replace(
-                    batch,
-                    Batch {
-                        text: Vec::with_capacity(BATCH_LINES * 300),
-                        ends: Vec::with_capacity(BATCH_LINES),
-                        first_seq: seq,
-                    },
-                );
+                let full = std::mem::replace(batch, Batch::starting_at(seq));
                 let _ = senders[*next].send(full);
                 *next = (*next + 1) % senders.len();
             };
