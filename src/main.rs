@@ -1,5 +1,6 @@
 //! `meritflow`: the command line. Wiring only: the work is in the library crates.
 
+mod cluster;
 mod demo;
 mod explain;
 mod exporter;

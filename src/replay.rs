@@ -47,65 +47,13 @@ pub struct ReplayInput {
     /// event ts, rounded up to the slide.
     #[arg(long, value_name = "TS", value_parser = parse_ts)]
     pub as_of: Option<Millis>,
-    /// Worker threads of the dataflow. The output does not depend on it.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub workers: u16,
     /// Where closed periods' statements are written (once) and read from (default: the
     /// config's statements.storage_dir).
     #[arg(long, value_name = "DIR")]
     pub store: Option<PathBuf>,
-    /// Processes of a timely cluster running this replay together (each started with the same
-    /// arguments and its own --process); process 0 feeds the events and prints the results.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub processes: u16,
-    /// This process's number in the cluster, 0..processes.
-    #[arg(long, default_value_t = 0)]
-    pub process: u16,
-    /// The cluster's addresses, one host:port per line in process order (default: 127.0.0.1,
-    /// ports 2101 and up).
-    #[arg(long, value_name = "FILE")]
-    pub hostfile: Option<PathBuf>,
-}
-
-impl ReplayInput {
-    /// The timely cluster this replay runs on.
-    pub fn cluster(&self) -> anyhow::Result<engine::Cluster> {
-        let processes = self.processes as usize;
-        if self.process >= self.processes {
-            anyhow::bail!(
-                "--process {} is not below --processes {}",
-                self.process,
-                self.processes
-            );
-        }
-        let addresses: Vec<String> = match &self.hostfile {
-            None if processes > 1 => (0..processes)
-                .map(|i| format!("127.0.0.1:{}", 2101 + i))
-                .collect(),
-            None => Vec::new(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read --hostfile {}", path.display()))?;
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(str::to_owned)
-                    .collect()
-            }
-        };
-        if processes > 1 && addresses.len() != processes {
-            anyhow::bail!(
-                "--hostfile lists {} addresses for --processes {}: one host:port per process",
-                addresses.len(),
-                processes
-            );
-        }
-        Ok(engine::Cluster {
-            workers: self.workers as usize,
-            process: self.process as usize,
-            addresses,
-        })
-    }
+    /// Worker threads and cluster processes. The output does not depend on them.
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
 }
 
 fn parse_ts(text: &str) -> Result<Millis, String> {
@@ -254,10 +202,10 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     let count = loaded.events.len() as u64;
     let bar = Arc::new(progress_bar(count, "replaying"));
     let tick = Arc::clone(&bar);
-    let cluster = input.cluster()?;
+    let cluster = input.cluster.cluster()?;
     // timely's cluster set-up prints its connection progress on stdout, where the results go:
     // send it to stderr while the dataflow runs.
-    let _stdout_to_stderr = (cluster.addresses.len() > 1).then(StdoutToStderr::new);
+    let _stdout_to_stderr = (cluster.addresses.len() > 1).then(crate::cluster::StdoutToStderr::new);
     let outputs = engine::replay_on(
         &config,
         &cluster,
@@ -285,34 +233,4 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         rejects: loaded.rejects,
         late,
     })
-}
-
-/// Points file descriptor 1 at stderr until dropped.
-struct StdoutToStderr {
-    saved: i32,
-}
-
-impl StdoutToStderr {
-    fn new() -> StdoutToStderr {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        // SAFETY: dup/dup2 on the process's own standard descriptors; restored on drop.
-        let saved = unsafe { libc::dup(1) };
-        unsafe { libc::dup2(2, 1) };
-        StdoutToStderr { saved }
-    }
-}
-
-impl Drop for StdoutToStderr {
-    fn drop(&mut self) {
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        if self.saved >= 0 {
-            // SAFETY: as above.
-            unsafe {
-                libc::dup2(self.saved, 1);
-                libc::close(self.saved);
-            }
-        }
-    }
 }

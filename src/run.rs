@@ -18,9 +18,10 @@ pub struct RunArgs {
     /// Configuration file: [kafka] says where to read and write (see `meritflow config --print-defaults`).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Worker threads of the dataflow; input partitions are spread over them.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    workers: u16,
+    /// Worker threads (input partitions are spread over them) and cluster processes: each
+    /// process reads its own share of the partitions; process 0 publishes and serves SQL.
+    #[command(flatten)]
+    cluster: crate::cluster::ClusterArgs,
     /// How often a status line goes to stderr (0s: never).
     #[arg(long, default_value = "30s")]
     status_every: meritflow_pipelines::time::Span,
@@ -46,11 +47,30 @@ pub fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
-    let config = crate::load_config(args.config.as_ref())?;
+    let mut config = crate::load_config(args.config.as_ref())?;
+    let cluster = args.cluster.cluster()?;
+    let primary = cluster.process == 0;
+    if !primary {
+        // Only process 0 holds the tables.
+        config.sql.listen.clear();
+    }
     let kafka = &config.kafka;
     let stop = stop_on_signals()?;
-    let source = Source::connect(kafka, CONNECT_TIMEOUT)?;
+    let processes = cluster.addresses.len().max(1);
+    let source = Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes)?;
     let sink = Sink::connect(kafka, &Sink::output_topics(kafka), CONNECT_TIMEOUT)?;
+    if processes > 1 {
+        eprintln!(
+            "meritflow: process {} of {}: {}",
+            cluster.process,
+            processes,
+            if primary {
+                "gathers the results, publishes them and serves SQL"
+            } else {
+                "reads its share of the partitions; process 0 publishes"
+            }
+        );
+    }
     eprintln!(
         "meritflow: reading {} from {} as group {}; results to {}, {} and {}, rejects to {}. Ctrl-C drains and stops.",
         kafka.input_topics.join(", "),
@@ -61,8 +81,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         kafka.statements_topic,
         kafka.rejects_topic
     );
+    let _stdout_to_stderr = (processes > 1).then(crate::cluster::StdoutToStderr::new);
     let options = RunOptions {
-        workers: args.workers as usize,
+        cluster,
         ..RunOptions::default()
     };
     let every = Duration::from_millis(args.status_every.millis());
@@ -80,6 +101,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     })
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
+    drop(_stdout_to_stderr);
     let stopped = stop.load(Ordering::SeqCst);
     eprintln!(
         "meritflow: {} — {} events counted, {} rejected, {} late; results out through {}; {} records written ({} sent again).",

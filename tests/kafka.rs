@@ -175,8 +175,60 @@ impl Setup {
         rows
     }
 
+    /// The run's group has committed every input partition to its end: one past the last
+    /// offset a reader finds there. (tansu's high watermark can lag the last offset, so the
+    /// end is found by reading.)
+    fn assert_all_committed(&self) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", &self.name)
+            .create()
+            .unwrap();
+        let mut list = rdkafka::TopicPartitionList::new();
+        let mut ends = BTreeMap::new();
+        for role in ["events", "telemetry"] {
+            let topic = format!("{}.{role}", self.name);
+            for (partition, offset) in self.last_offsets(role) {
+                list.add_partition(&topic, partition);
+                ends.insert((topic.clone(), partition), offset + 1);
+            }
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .unwrap();
+        for e in committed.elements() {
+            let end = ends[&(e.topic().to_owned(), e.partition())];
+            assert_eq!(
+                e.offset(),
+                rdkafka::Offset::Offset(end),
+                "{}/{} committed",
+                e.topic(),
+                e.partition()
+            );
+        }
+    }
+
+    /// The last offset of each non-empty partition of the topic.
+    fn last_offsets(&self, role: &str) -> BTreeMap<i32, i64> {
+        let mut last = BTreeMap::new();
+        self.each_message(role, |m| {
+            last.insert(m.partition(), m.offset());
+        });
+        last
+    }
+
     /// Every message of the topic, (key, value or None for a tombstone), in each partition's order.
     fn read_all(&self, role: &str) -> Vec<(String, Option<Value>)> {
+        let mut rows = Vec::new();
+        self.each_message(role, |m| {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            rows.push((key, m.payload().map(|p| serde_json::from_slice(p).unwrap())));
+        });
+        rows
+    }
+
+    /// Calls `each` with every message of the topic, read from the start to each partition's end.
+    fn each_message(&self, role: &str, mut each: impl FnMut(&rdkafka::message::BorrowedMessage)) {
         let topic = format!("{}.{role}", self.name);
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
@@ -193,7 +245,6 @@ impl Setup {
             .partitions()
             .len();
         consumer.subscribe(&[&topic]).unwrap();
-        let mut rows = Vec::new();
         let mut ended = std::collections::HashSet::new();
         let deadline = Instant::now() + Duration::from_secs(60);
         while ended.len() < partitions {
@@ -202,10 +253,7 @@ impl Setup {
                 "{topic}: not read to its end within 60 s"
             );
             match consumer.poll(Duration::from_millis(200)) {
-                Some(Ok(m)) => {
-                    let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-                    rows.push((key, m.payload().map(|p| serde_json::from_slice(p).unwrap())));
-                }
+                Some(Ok(m)) => each(&m),
                 Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
                     ended.insert(p);
                 }
@@ -213,7 +261,6 @@ impl Setup {
                 None => {}
             }
         }
-        rows
     }
 }
 
@@ -256,6 +303,26 @@ impl Running {
     /// SIGTERM, then the rest of its stderr once it has drained and exited.
     fn stop(self) -> String {
         self.stop_with_stdout().0
+    }
+
+    /// Its stderr once it has exited by itself (successfully) within `timeout`.
+    fn ended(mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                self.seen.extend(self.lines.try_iter());
+                panic!("still running after {timeout:?}:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.seen.extend(self.lines.iter());
+        let text = self.seen.join("\n");
+        assert!(status.success(), "meritflow run failed: {text}");
+        text
     }
 
     /// SIGTERM; its stderr and stdout once it has drained and exited.
@@ -400,11 +467,22 @@ fn generated(name: &str, events: usize) -> (PathBuf, String) {
 fn finish_like_replay(mut run: Running, setup: &Setup, events: &Path, through: &str) {
     run.wait_through(through, Duration::from_secs(300));
     let stderr = run.stop();
-    assert!(
-        stderr.contains("100000 events counted, 0 rejected, 0 late"),
-        "{stderr}"
-    );
+    assert_eq!(counted(&stderr), (100_000, 0, 0), "{stderr}");
     assert_same_as_replay(setup, events);
+}
+
+/// (events counted, rejected, late) from a run's closing line.
+fn counted(stderr: &str) -> (u64, u64, u64) {
+    let line = stderr
+        .lines()
+        .rfind(|l| l.contains(" events counted, "))
+        .unwrap_or_else(|| panic!("no closing line:\n{stderr}"));
+    let numbers: Vec<u64> = line
+        .split([' ', ','])
+        .filter_map(|w| w.parse().ok())
+        .take(3)
+        .collect();
+    (numbers[0], numbers[1], numbers[2])
 }
 
 fn assert_same_as_replay(setup: &Setup, events: &Path) {
@@ -424,6 +502,50 @@ fn a_100k_event_stream_ends_with_the_tables_replay_gives() {
     let run = setup.run();
     setup.produce(&events);
     finish_like_replay(run, &setup, &events, &through);
+}
+
+#[test]
+fn a_two_process_cluster_reads_each_partition_once_and_publishes_what_replay_gives() {
+    broker(9092);
+    let setup = setup("cluster2", 9092);
+    let (events, through) = generated("cluster2", 30_000);
+    let base = 23_000 + (std::process::id() % 1000) as u16 * 2;
+    let hostfile = scratch(&format!("{}-hosts", setup.name));
+    std::fs::write(
+        &hostfile,
+        format!("127.0.0.1:{base}\n127.0.0.1:{}\n", base + 1),
+    )
+    .unwrap();
+    let hosts = hostfile.to_str().unwrap();
+    let cluster = |process: &'static str| {
+        setup.run_with(&[
+            "--processes",
+            "2",
+            "--process",
+            process,
+            "--hostfile",
+            hosts,
+        ])
+    };
+    let other = cluster("1");
+    let mut first = cluster("0");
+    setup.produce(&events);
+    first.wait_through(&through, Duration::from_secs(300));
+    // A stop of process 0 alone drains the whole cluster.
+    let stderr0 = first.stop();
+    let stderr1 = other.ended(Duration::from_secs(60));
+    let (c0, c1) = (counted(&stderr0), counted(&stderr1));
+    assert!(
+        c0.0 > 0 && c1.0 > 0,
+        "both processes read partitions: {c0:?} {c1:?}"
+    );
+    assert_eq!(
+        (c0.0 + c1.0, c0.1 + c1.1, c0.2 + c1.2),
+        (30_000, 0, 0),
+        "process 0:\n{stderr0}\nprocess 1:\n{stderr1}"
+    );
+    assert_same_as_replay(&setup, &events);
+    setup.assert_all_committed();
 }
 
 #[test]

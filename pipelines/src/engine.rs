@@ -17,6 +17,7 @@ use timely::dataflow::ProbeHandle;
 use timely::worker::Worker;
 
 use crate::config::Config;
+use crate::control::Control;
 use crate::events::Event;
 use crate::gpu_latest::{build as build_gpu_latest, inputs as gpu_inputs, GpuInputs, GpuLatest};
 use crate::id::Id;
@@ -136,6 +137,8 @@ pub struct Outputs {
     /// Per (capture, worker), the input frontier each capture sink has reached: everything
     /// before it has been stored.
     frontiers: Mutex<Vec<Millis>>,
+    /// No snapshot is complete past this (set when a run stops).
+    limit: std::sync::atomic::AtomicU64,
     workers: usize,
     node_out: Captured<NodeOut>,
     /// (count, sum of task scores) per node, kept as differences.
@@ -153,6 +156,7 @@ impl Outputs {
     fn new(workers: usize) -> Outputs {
         Outputs {
             frontiers: Mutex::new(vec![0; CAPTURES * workers]),
+            limit: std::sync::atomic::AtomicU64::new(Millis::MAX),
             workers,
             node_out: Captured::new(),
             tasks: Captured::new(),
@@ -215,7 +219,17 @@ impl Outputs {
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
     pub fn complete_through(&self) -> Option<Millis> {
         let frontiers = self.frontiers.lock().expect("frontier lock");
-        frontiers.iter().min().and_then(|f| f.checked_sub(1))
+        let limit = self.limit.load(std::sync::atomic::Ordering::SeqCst);
+        frontiers
+            .iter()
+            .min()
+            .and_then(|f| f.checked_sub(1))
+            .map(|t| t.min(limit))
+    }
+
+    fn limit(&self, as_of: Millis) {
+        self.limit
+            .fetch_min(as_of, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn reached(&self, capture: usize, worker: usize, frontier: Millis) {
@@ -312,6 +326,9 @@ pub struct Session<'w> {
     time: Millis,
     outputs: Arc<Outputs>,
     all_settled: Arc<std::sync::Barrier>,
+    control: Control,
+    /// The policies' dataflow (the control dataflow outlives it at the end of a run).
+    main: usize,
 }
 
 impl Session<'_> {
@@ -371,9 +388,20 @@ impl Session<'_> {
 
     /// Works until every output is complete for all times before the current input time.
     pub fn settle(&mut self) {
+        self.settle_before(self.time);
+    }
+
+    /// Works until every output is complete for all times before `time`: on a cluster the
+    /// other processes' inputs count too, so this may wait for them.
+    fn settle_before(&mut self, time: Millis) {
         self.inputs.flush();
-        let (probe, time) = (&self.probe, self.time);
+        let probe = &self.probe;
         self.worker.step_while(|| probe.less_than(&time));
+    }
+
+    /// What this worker tells the other processes and hears from them (see [`Control`]).
+    pub fn control(&mut self) -> &mut Control {
+        &mut self.control
     }
 
     /// The outputs, shared by all workers.
@@ -381,28 +409,43 @@ impl Session<'_> {
         &self.outputs
     }
 
-    /// Makes every output complete through `as_of` (inclusive) on this worker.
+    /// Makes every output complete through `as_of` (inclusive) on this worker. The input may
+    /// already be past it (on a cluster, this process may have got further than another).
     pub fn complete_through(&mut self, as_of: Millis) {
-        self.advance_to(as_of.saturating_add(1));
-        self.settle();
+        let next = as_of.saturating_add(1);
+        self.advance_to(next);
+        self.settle_before(next);
     }
 
     /// Ends the run once every output is complete through `as_of`: the inputs close and, when
     /// all workers are there, the dataflow is dropped rather than run on through retractions
     /// scheduled past `as_of`, which no snapshot at or before `as_of` needs.
-    pub fn stop_after(mut self, as_of: Millis) {
+    pub fn stop_after(self, as_of: Millis) {
+        self.stop_then(as_of, |_| true);
+    }
+
+    /// [`Session::stop_after`], then keeps the control dataflow stepping until `linger` says
+    /// it is done: a cluster's processes still tell each other how the end went.
+    pub fn stop_then(mut self, as_of: Millis, mut linger: impl FnMut(&mut Control) -> bool) {
         self.complete_through(as_of);
+        // Inputs closing on one process can move the frontier past `as_of` before the others
+        // have closed theirs: snapshots never go past it.
+        self.outputs.limit(as_of);
         let Session {
             worker,
             inputs,
             all_settled,
+            mut control,
+            main,
             ..
         } = self;
         drop(inputs);
         all_settled.wait();
-        for dataflow in worker.installed_dataflows() {
-            worker.drop_dataflow(dataflow);
+        worker.drop_dataflow(main);
+        while !linger(&mut control) {
+            worker.step_or_park(Some(std::time::Duration::from_millis(5)));
         }
+        worker.drop_dataflow(control.dataflow());
     }
 }
 
@@ -475,6 +518,8 @@ where
     let grain = grain(config);
     let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers));
+    let heard = crate::control::heard();
+    let (process, processes) = (cluster.process, cluster.addresses.len().max(1));
     let guards = timely::execute(cluster.timely(), move |worker| {
         let mut inputs = Inputs {
             crynux: CrynuxInputs::new(&cfg),
@@ -488,6 +533,8 @@ where
         let store = Arc::clone(&shared);
         // Sinks report progress by their index among this process's workers.
         let w = worker.index() - first_local;
+        let control = Control::install(worker, Arc::clone(&heard), process, processes);
+        let main = worker.next_dataflow_index();
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
@@ -517,6 +564,8 @@ where
             time: 0,
             outputs: Arc::clone(&shared),
             all_settled: Arc::clone(&all_settled),
+            control,
+            main,
         };
         driver(session);
     })?;

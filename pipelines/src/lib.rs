@@ -1,6 +1,7 @@
 //! meritflow's event model, policy formulas and differential dataflows.
 
 pub mod config;
+pub mod control;
 pub mod engine;
 pub mod events;
 pub mod float;

@@ -22,6 +22,12 @@ pub enum StartError {
     },
     #[error("Kafka client setting refused: {0} (check [kafka.properties])")]
     Setting(String),
+    #[error("process {process} of a {processes}-process cluster gets no input partition: the input topics have {partitions} in all (each process reads its own; run at most {partitions} processes, or create the topics with more: meritflow topics --partitions N)")]
+    NoPartitionsLeft {
+        process: usize,
+        processes: usize,
+        partitions: usize,
+    },
 }
 
 /// librdkafka's client callbacks: logs to `tracing`, and the last error kept for start-up
@@ -75,14 +81,15 @@ pub fn base(cfg: &KafkaConfig) -> ClientConfig {
     config
 }
 
-/// Checks that the cluster answers and that `topics` exist, within `timeout`.
+/// Checks that the cluster answers and that `topics` exist, within `timeout`; returns each
+/// topic's partition count, in the order of `topics`.
 pub fn check_cluster<C: ClientContext>(
     client: &Client<C>,
     context: &Context,
     brokers: &str,
     topics: &[&str],
     timeout: Duration,
-) -> Result<(), StartError> {
+) -> Result<Vec<usize>, StartError> {
     let metadata = client
         .fetch_metadata(None, timeout)
         .map_err(|e| StartError::Unreachable {
@@ -100,7 +107,16 @@ pub fn check_cluster<C: ClientContext>(
         .map(|t| (*t).to_owned())
         .collect();
     if missing.is_empty() {
-        Ok(())
+        Ok(topics
+            .iter()
+            .map(|t| {
+                metadata
+                    .topics()
+                    .iter()
+                    .find(|m| m.name() == *t)
+                    .map_or(0, |m| m.partitions().len())
+            })
+            .collect())
     } else {
         Err(StartError::MissingTopics {
             brokers: brokers.to_owned(),

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meritflow_pipelines::config::Config;
-use meritflow_pipelines::engine::{self, Outputs, Session};
+use meritflow_pipelines::control::Control;
+use meritflow_pipelines::engine::{self, Cluster, Outputs, Session};
 use meritflow_pipelines::events::decode;
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::statement::{statement_table, StatementRow};
@@ -40,8 +41,10 @@ use crate::file::{shown_payload, Reject, MAX_LINE_BYTES};
 /// How the streaming run is laid out.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Timely worker threads; partitions are spread over them.
-    pub workers: usize,
+    /// Timely worker threads of this process (partitions are spread over them), and the other
+    /// processes of the cluster, if any: each reads its own share of the partitions (see
+    /// `Source::connect`), process 0 gathers the outputs and publishes them.
+    pub cluster: Cluster,
     /// Most messages taken from the consumer in one poll.
     pub batch: usize,
     /// Rejects kept in memory for the `rejects` table (all of them go to the rejects topic).
@@ -51,7 +54,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            workers: 1,
+            cluster: Cluster::local(1),
             batch: 4096,
             keep_rejects: 1000,
         }
@@ -105,6 +108,11 @@ struct Shared {
     marks: Mutex<Watermarks>,
     /// The completed slot plus one (0: nothing completed yet): workers advance their input to it.
     target: AtomicU64,
+    /// Results are out through this moment minus one (0: nothing yet). Process 0's publisher
+    /// sets it; on the other processes it is what process 0 told them, and releases commits.
+    published: AtomicU64,
+    /// Another process of the cluster is stopping: this one stops too (a cluster drains whole).
+    stopping: AtomicBool,
     started: Instant,
 }
 
@@ -126,7 +134,8 @@ pub fn run(
 ) -> Result<RunSummary, String> {
     let kafka = &config.kafka;
     let slide = config.policy.crynux.slide.millis();
-    let workers = options.workers.max(1);
+    let workers = options.cluster.workers.max(1);
+    let primary = options.cluster.process == 0;
     let shared = Arc::new(Shared {
         marks: Mutex::new(Watermarks::new(
             kafka.allowed_lateness.millis(),
@@ -134,6 +143,8 @@ pub fn run(
             slide,
         )),
         target: AtomicU64::new(0),
+        published: AtomicU64::new(0),
+        stopping: AtomicBool::new(false),
         started: Instant::now(),
     });
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..workers)
@@ -167,10 +178,11 @@ pub fn run(
                 recent: VecDeque::new(),
                 keep: options.keep_rejects,
                 summary: RunSummary::default(),
+                primary,
             };
             publisher.run(outputs_rx, report_rx, &shared, &done, on_publish)
         });
-        let ran = engine::run(config, workers, driver);
+        let ran = engine::run_on(config, &options.cluster, driver);
         // Whatever ended the workers, the ingest thread must end too.
         stop.store(true, Ordering::SeqCst);
         done.store(true, Ordering::SeqCst);
@@ -205,7 +217,7 @@ fn ingest(
     let mut last_drain_check = Instant::now();
     let mut drained_since: Option<Instant> = None;
     let mut was_all_idle = false;
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.load(Ordering::SeqCst) && !shared.stopping.load(Ordering::SeqCst) {
         source.poll_batch(batch, Duration::from_millis(50), &mut polled);
         let polled_any = !polled.is_empty();
         let now = shared.now();
@@ -282,11 +294,13 @@ fn worker_driver(
     outputs: mpsc::Sender<Arc<Outputs>>,
     max_future: Millis,
 ) -> Driver {
+    let workers = receivers.len();
     let receivers = Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>());
     let reports = Mutex::new(reports);
     let outputs = Mutex::new(Some(outputs));
     Box::new(move |mut session: Session| {
-        let index = session.index();
+        // This process's workers are numbered from process × workers on.
+        let index = session.index() % workers;
         if let Some(tx) = outputs.lock().expect("outputs lock").take() {
             let _ = tx.send(Arc::clone(session.outputs()));
         }
@@ -294,6 +308,9 @@ fn worker_driver(
             .take()
             .expect("one receiver per worker");
         let reports = reports.lock().expect("reports lock").clone();
+        // One worker per process speaks for it to the other processes.
+        let lead = index == 0;
+        let mut told = 0;
         let mut closed = false;
         while !closed {
             let mut batches = Vec::new();
@@ -317,13 +334,109 @@ fn worker_driver(
             if target > session.input_time() {
                 session.advance_to(target);
             }
+            if lead {
+                relay(session.control(), &shared, &mut told);
+            }
             session.step();
         }
         // Every worker has fed all it was given: the completed slot no longer moves.
         session.rendezvous();
         let through = shared.target.load(Ordering::SeqCst).saturating_sub(1);
-        session.stop_after(through);
+        if session.control().processes() == 1 {
+            session.stop_after(through);
+            return;
+        }
+        // A cluster ends at the least of its processes' completed slots: results past it
+        // would miss what the slowest process had not read yet.
+        if lead {
+            session.control().tell(told::STOPPING, through + 1);
+        }
+        let as_of = loop {
+            if let Some(stopping) = session.control().heard_from_all(told::STOPPING) {
+                break stopping - 1;
+            }
+            session.step();
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        if !lead {
+            session.stop_after(as_of);
+            return;
+        }
+        let mut ending = Ending::default();
+        session.stop_then(as_of, |control| {
+            ending.over(control, &shared, as_of, &mut told)
+        });
     })
+}
+
+/// What the processes of a cluster tell each other (see `Control`).
+mod told {
+    /// Results are out (written and acknowledged) through this moment minus one; told by
+    /// process 0, it releases the other processes' offset commits.
+    pub const PUBLISHED: u8 = 0;
+    /// This process has stopped reading; its input is complete through this moment minus one.
+    pub const STOPPING: u8 = 1;
+    /// This process has heard the final publication and ends.
+    pub const DONE: u8 = 2;
+}
+
+/// Passes publications on (process 0 tells, the others hear) and spreads a stop.
+fn relay(control: &mut Control, shared: &Shared, told: &mut u64) {
+    if control.processes() == 1 {
+        return;
+    }
+    if control.process() == 0 {
+        let published = shared.published.load(Ordering::SeqCst);
+        if published > *told {
+            control.tell(told::PUBLISHED, published);
+            *told = published;
+        }
+    } else if let Some(published) = control.heard(told::PUBLISHED)[0] {
+        shared.published.fetch_max(published, Ordering::SeqCst);
+    }
+    if control.heard(told::STOPPING).iter().any(Option::is_some) {
+        shared.stopping.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The end of a cluster's run, as its processes' lead workers see it.
+#[derive(Default)]
+struct Ending {
+    /// When this process told that it is done (process 0: when it told the final publication).
+    told_at: Option<Instant>,
+}
+
+impl Ending {
+    /// How long process 0 waits for the others to hear its final publication.
+    const WAIT_FOR_OTHERS: Duration = Duration::from_secs(30);
+
+    /// Whether this process may end: process 0 once its results through `as_of` are out and
+    /// the others have heard so (or stopped listening); the others once they have heard it,
+    /// so their publishers can commit the offsets those results cover.
+    fn over(
+        &mut self,
+        control: &mut Control,
+        shared: &Shared,
+        as_of: Millis,
+        told: &mut u64,
+    ) -> bool {
+        relay(control, shared, told);
+        let out = shared.published.load(Ordering::SeqCst) > as_of;
+        if control.process() == 0 {
+            if !out {
+                return false;
+            }
+            let told_at = *self.told_at.get_or_insert_with(Instant::now);
+            let others_done = control.heard(told::DONE)[1..].iter().all(Option::is_some);
+            return others_done || told_at.elapsed() >= Self::WAIT_FOR_OTHERS;
+        }
+        if out && self.told_at.is_none() {
+            control.tell(told::DONE, 1);
+            self.told_at = Some(Instant::now());
+        }
+        // Our own word back means it has gone out to the others too.
+        control.heard(told::DONE)[control.process()].is_some()
+    }
 }
 
 fn wall_clock_ms() -> Millis {
@@ -423,6 +536,9 @@ struct Publisher<'a> {
     recent: VecDeque<Reject>,
     keep: usize,
     summary: RunSummary,
+    /// Process 0 (or the only one): it holds the outputs and publishes them; the others only
+    /// write their rejects and commit what process 0 has published.
+    primary: bool,
 }
 
 impl Publisher<'_> {
@@ -467,7 +583,9 @@ impl Publisher<'_> {
         // (health recovers with time), and a boundary is what every event was counted at.
         let slide = self.config.policy.crynux.slide.millis();
         let boundary = outputs.complete_through().map(|t| t / slide * slide);
-        if let Some(through) = boundary {
+        if !self.primary {
+            self.published = shared.published.load(Ordering::SeqCst).checked_sub(1);
+        } else if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
                 let snapshot = PolicySnapshot::take(outputs, through, self.config);
                 self.write_changes(&snapshot.tables, through);
@@ -486,6 +604,9 @@ impl Publisher<'_> {
             }
         }
         self.sink.flush(Duration::from_secs(10));
+        if let (true, Some(published)) = (self.primary, self.published) {
+            shared.published.fetch_max(published + 1, Ordering::SeqCst);
+        }
         let positions = self.tracker.release(self.published);
         if !positions.is_empty() {
             match self.source.commit(&positions) {

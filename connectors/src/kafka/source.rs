@@ -85,8 +85,22 @@ pub struct Source {
 }
 
 impl Source {
-    /// Connects, checks that the input topics exist and joins the group.
+    /// Connects, checks that the input topics exist and joins the group, which spreads the
+    /// partitions over its members.
     pub fn connect(cfg: &KafkaConfig, timeout: Duration) -> Result<Source, StartError> {
+        Source::connect_share(cfg, timeout, 0, 1)
+    }
+
+    /// [`Source::connect`] for process `process` of a timely cluster of `processes`: each
+    /// process reads a fixed share of the partitions (every `processes`-th of them all, in
+    /// topic and partition order) from the group's committed positions. Fixed, not left to the
+    /// group: a partition moving between processes mid-run would be read twice.
+    pub fn connect_share(
+        cfg: &KafkaConfig,
+        timeout: Duration,
+        process: usize,
+        processes: usize,
+    ) -> Result<Source, StartError> {
         let topics = Arc::new(cfg.input_topics.clone());
         let context = SourceContext {
             client: client::Context::default(),
@@ -111,14 +125,52 @@ impl Source {
             .create_with_context(context.clone())
             .map_err(setting_error)?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-        check_cluster(
+        let counts = check_cluster(
             consumer.client(),
             &context.client,
             &cfg.brokers,
             &names,
             timeout,
         )?;
-        consumer.subscribe(&names).map_err(setting_error)?;
+        if processes <= 1 {
+            consumer.subscribe(&names).map_err(setting_error)?;
+            return Ok(Source { consumer, topics });
+        }
+        let all: Vec<PartitionId> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(topic, &count)| {
+                (0..count as i32).map(move |partition| PartitionId {
+                    topic: topic as u16,
+                    partition,
+                })
+            })
+            .collect();
+        let mine: Vec<PartitionId> = all
+            .iter()
+            .copied()
+            .skip(process)
+            .step_by(processes)
+            .collect();
+        if mine.is_empty() {
+            return Err(StartError::NoPartitionsLeft {
+                process,
+                processes,
+                partitions: all.len(),
+            });
+        }
+        let mut list = TopicPartitionList::new();
+        for id in &mine {
+            list.add_partition_offset(&topics[id.topic as usize], id.partition, Offset::Stored)
+                .map_err(setting_error)?;
+        }
+        consumer.assign(&list).map_err(setting_error)?;
+        tracing::info!(process, partitions = ?mine, "reading a fixed share of the partitions");
+        context
+            .rebalances
+            .lock()
+            .expect("rebalance lock")
+            .push(Rebalanced::Assigned(mine));
         Ok(Source { consumer, topics })
     }
 
