@@ -26,6 +26,14 @@ const SHA_KEY: &str = "meritflow.sha256";
 pub enum StoreError {
     #[error("statement store {path}: {message}")]
     Io { path: String, message: String },
+    /// The disk refused the write (full, read-only, no permission): nothing of the statement
+    /// is visible, and the caller may try again later.
+    #[error("statement store {path}: {message}; {advice} (nothing of this statement is visible; it is written when the store takes it)")]
+    Refused {
+        path: String,
+        message: String,
+        advice: &'static str,
+    },
     #[error("statement file {path} is not a meritflow statement: {message}")]
     Format { path: String, message: String },
 }
@@ -84,16 +92,20 @@ impl StatementStore {
                 Written::Conflict { stored, computed }
             });
         }
-        let io = |e: std::io::Error| StoreError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
+        let io = |e: std::io::Error| refused(&path, e);
         let parent = path.parent().expect("statement files sit in a directory");
         std::fs::create_dir_all(parent).map_err(io)?;
-        // Written aside and renamed into place: a reader never sees half a statement.
+        // Written aside, synced, renamed into place and the directory synced: a reader never
+        // sees half a statement, and a crash after this returns cannot lose it.
         let partial = parent.join(format!(".{FILE_NAME}.partial"));
-        write_file(&partial, rows, &computed)?;
-        std::fs::rename(&partial, &path).map_err(io)?;
+        let placed = write_file(&partial, rows, &computed)
+            .and_then(|()| std::fs::rename(&partial, &path).map_err(io))
+            .and_then(|()| sync_dir(parent).map_err(io));
+        if let Err(e) = placed {
+            // A full disk keeps nothing of a failed attempt.
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
         Ok(Written::New { sha256: computed })
     }
 
@@ -203,6 +215,35 @@ fn canonical_line(r: &StatementRow) -> String {
     )
 }
 
+/// An I/O error of the store, with what to do about it when the disk refused.
+fn refused(path: &Path, e: std::io::Error) -> StoreError {
+    use std::io::ErrorKind::*;
+    let advice = match e.kind() {
+        StorageFull | QuotaExceeded | FileTooLarge => {
+            "the disk is full: free space or point statements.storage_dir at a larger disk"
+        }
+        ReadOnlyFilesystem => {
+            "the file system is read-only: remount it read-write or point statements.storage_dir elsewhere"
+        }
+        PermissionDenied => "no permission: let meritflow's user write statements.storage_dir",
+        _ => {
+            return StoreError::Io {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        }
+    };
+    StoreError::Refused {
+        path: path.display().to_string(),
+        message: e.to_string(),
+        advice,
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
 fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), StoreError> {
     let io = |message: String| StoreError::Io {
         path: path.display().to_string(),
@@ -242,12 +283,15 @@ fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), Store
             sha.to_owned(),
         )]))
         .build();
-    let file = File::create(path).map_err(|e| io(e.to_string()))?;
+    // Encoded in memory first: the disk's own error (full, read-only) then reaches the
+    // caller with its kind, which the Parquet writer's buffering would turn into text.
     let mut writer =
-        ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| io(e.to_string()))?;
+        ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|e| io(e.to_string()))?;
     writer.write(&batch).map_err(|e| io(e.to_string()))?;
-    let file = writer.into_inner().map_err(|e| io(e.to_string()))?;
-    file.sync_all().map_err(|e| io(e.to_string()))
+    let bytes = writer.into_inner().map_err(|e| io(e.to_string()))?;
+    let mut file = File::create(path).map_err(|e| refused(path, e))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(|e| refused(path, e))?;
+    file.sync_all().map_err(|e| refused(path, e))
 }
 
 fn schema(scale: u32) -> Schema {
@@ -375,6 +419,131 @@ mod tests {
             store.periods().unwrap(),
             [("icp".to_owned(), "2026-10".to_owned())]
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("meritflow-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn sample() -> Vec<StatementRow> {
+        vec![row("p", None, "310000"), row("p", Some("a"), "12.5")]
+    }
+
+    /// What a reader of the store sees: no statement at all.
+    fn nothing_visible(store: &StatementStore) {
+        assert_eq!(store.periods().unwrap(), []);
+        assert!(store.read("icp", "2026-10").unwrap().is_none());
+        assert!(store.read_all().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_full_disk_is_a_clear_error_leaves_nothing_visible_and_a_retry_writes_it() {
+        let dir = scratch("full");
+        let store = StatementStore::new(&dir);
+        let file = store.file("icp", "2026-10");
+        let parent = file.parent().unwrap();
+        std::fs::create_dir_all(parent).unwrap();
+        // The file being written is the kernel's always-full device: every write is ENOSPC.
+        std::os::unix::fs::symlink("/dev/full", parent.join(".statement.parquet.partial")).unwrap();
+        let err = store.write(&sample()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Refused { advice, .. } if advice.contains("disk is full")),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("nothing of this statement is visible"),
+            "{err}"
+        );
+        nothing_visible(&store);
+        assert_eq!(
+            std::fs::read_dir(parent).unwrap().count(),
+            0,
+            "the failed attempt left nothing behind"
+        );
+        // Space again (the attempt's leftovers are gone): the retry stores the statement.
+        assert_eq!(
+            store.write(&sample()).unwrap(),
+            Written::New {
+                sha256: super::sha256(&sample())
+            }
+        );
+        assert_eq!(store.read("icp", "2026-10").unwrap().unwrap(), sample());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Makes `dir` refuse writes as a real disk would: a read-only tmpfs mounted on it where
+    /// this process may mount (root, where permissions would not stop it), otherwise no write
+    /// permission. Dropping it makes the directory writable again.
+    struct ReadOnly {
+        dir: PathBuf,
+        mounted: bool,
+    }
+
+    impl ReadOnly {
+        fn make(dir: &Path) -> ReadOnly {
+            use std::os::unix::fs::PermissionsExt;
+            let root = std::process::Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+            if root {
+                let mounted = std::process::Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+                    .arg(dir)
+                    .status()
+                    .is_ok_and(|s| s.success());
+                assert!(
+                    mounted,
+                    "as root this test mounts a read-only tmpfs, and could not"
+                );
+                return ReadOnly {
+                    dir: dir.to_owned(),
+                    mounted: true,
+                };
+            }
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+            ReadOnly {
+                dir: dir.to_owned(),
+                mounted: false,
+            }
+        }
+    }
+
+    impl Drop for ReadOnly {
+        fn drop(&mut self) {
+            use std::os::unix::fs::PermissionsExt;
+            if self.mounted {
+                let _ = std::process::Command::new("umount").arg(&self.dir).status();
+            } else {
+                let _ = std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o755));
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_only_store_is_a_clear_error_until_it_is_writable_again() {
+        let dir = scratch("read-only");
+        let store = StatementStore::new(&dir);
+        let read_only = ReadOnly::make(&dir);
+        let err = store.write(&sample()).unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Refused { advice, .. }
+                if advice.contains("read-only") || advice.contains("no permission")),
+            "{err}"
+        );
+        nothing_visible(&store);
+        drop(read_only);
+        assert!(matches!(
+            store.write(&sample()).unwrap(),
+            Written::New { .. }
+        ));
+        assert_eq!(store.read("icp", "2026-10").unwrap().unwrap(), sample());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
