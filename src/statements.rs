@@ -95,7 +95,7 @@ pub fn run(args: StatementArgs) -> anyhow::Result<()> {
             let output = args
                 .output
                 .context("--format parquet writes a file: give --output FILE")?;
-            std::fs::copy(store.file(&args.policy, &args.period), &output)
+            std::fs::copy(store.file(&args.policy, &args.period)?, &output)
                 .with_context(|| format!("cannot write {}", output.display()))?;
         }
         text_format => {

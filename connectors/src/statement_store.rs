@@ -62,12 +62,30 @@ impl StatementStore {
         &self.dir
     }
 
-    /// The file of one statement (which may not exist yet).
-    pub fn file(&self, policy: &str, period: &str) -> PathBuf {
-        self.dir
+    /// The file of one statement (which may not exist yet). Policy names and periods are the
+    /// only names that reach a path, and only as lowercase letters, digits, `-` and `_`
+    /// (`icp`, `2026-10`, `2026-W41`): anything else, `..` or `/` included, is refused.
+    pub fn file(&self, policy: &str, period: &str) -> Result<PathBuf, StoreError> {
+        for (what, name) in [("policy", policy), ("period", period)] {
+            let plain = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !plain {
+                return Err(StoreError::Format {
+                    path: self.dir.display().to_string(),
+                    message: format!(
+                        "{what} {name:?} is not a statement name (letters, digits, - and _ only)"
+                    ),
+                });
+            }
+        }
+        Ok(self
+            .dir
             .join(format!("policy={policy}"))
             .join(format!("period={period}"))
-            .join(FILE_NAME)
+            .join(FILE_NAME))
     }
 
     /// Writes one period's statement (all `rows` of one policy and period) unless it is
@@ -83,7 +101,7 @@ impl StatementStore {
             .iter()
             .all(|r| r.policy == first.policy && r.period == first.period));
         let computed = sha256(rows);
-        let path = self.file(&first.policy, &first.period);
+        let path = self.file(&first.policy, &first.period)?;
         if path.exists() {
             let stored = sha256(&read_file(&path)?);
             return Ok(if stored == computed {
@@ -115,7 +133,7 @@ impl StatementStore {
         policy: &str,
         period: &str,
     ) -> Result<Option<Vec<StatementRow>>, StoreError> {
-        let path = self.file(policy, period);
+        let path = self.file(policy, period)?;
         if !path.exists() {
             return Ok(None);
         }
@@ -126,7 +144,7 @@ impl StatementStore {
     pub fn read_all(&self) -> Result<Vec<StatementRow>, StoreError> {
         let mut rows = Vec::new();
         for (policy, period) in self.periods()? {
-            rows.extend(read_file(&self.file(&policy, &period))?);
+            rows.extend(read_file(&self.file(&policy, &period)?)?);
         }
         Ok(rows)
     }
@@ -160,11 +178,8 @@ impl StatementStore {
         for policy in list(&self.dir, "policy=")? {
             let dir = self.dir.join(format!("policy={policy}"));
             for period in list(&dir, "period=")? {
-                if dir
-                    .join(format!("period={period}"))
-                    .join(FILE_NAME)
-                    .exists()
-                {
+                // Only names this store would write (others are not statements of ours).
+                if self.file(&policy, &period).is_ok_and(|f| f.exists()) {
                     pairs.push((policy.clone(), period));
                 }
             }
@@ -445,7 +460,7 @@ mod tests {
     fn a_full_disk_is_a_clear_error_leaves_nothing_visible_and_a_retry_writes_it() {
         let dir = scratch("full");
         let store = StatementStore::new(&dir);
-        let file = store.file("icp", "2026-10");
+        let file = store.file("icp", "2026-10").unwrap();
         let parent = file.parent().unwrap();
         std::fs::create_dir_all(parent).unwrap();
         // The file being written is the kernel's always-full device: every write is ENOSPC.
@@ -545,5 +560,22 @@ mod tests {
         ));
         assert_eq!(store.read("icp", "2026-10").unwrap().unwrap(), sample());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn names_that_would_leave_the_store_are_refused() {
+        let store = StatementStore::new("/tmp/meritflow-store-names");
+        for (policy, period) in [
+            ("../../etc", "2026-10"),
+            ("icp", "2026-10/../../x"),
+            ("icp/evil", "2026-10"),
+            ("", "2026-10"),
+            ("icp", "2026 10"),
+        ] {
+            assert!(store.file(policy, period).is_err(), "{policy:?} {period:?}");
+            assert!(store.read(policy, period).is_err(), "{policy:?} {period:?}");
+        }
+        assert!(store.file("icp", "2026-W41").is_ok());
+        assert!(store.file("sla", "2026-10-05").is_ok());
     }
 }
