@@ -25,7 +25,8 @@ pub struct RunArgs {
     /// How often a status line goes to stderr (0s: never).
     #[arg(long, default_value = "30s")]
     status_every: meritflow_pipelines::time::Span,
-    /// A SQL query to run over the last published tables when the run stops (repeatable).
+    /// A SQL query to run over the last published tables when the run stops (repeatable; on a
+    /// cluster, process 0 answers).
     #[arg(long, value_name = "SQL")]
     query: Vec<String>,
     /// How those results are printed.
@@ -113,7 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.sink.sent,
         summary.sink.resent
     );
-    if !args.query.is_empty() {
+    if !args.query.is_empty() && primary {
         crate::emit(&crate::replay::answer(
             &last_tables,
             &args.query,

@@ -534,6 +534,12 @@ fn a_two_process_cluster_reads_each_partition_once_and_publishes_what_replay_giv
     // A stop of process 0 alone drains the whole cluster.
     let stderr0 = first.stop();
     let stderr1 = other.ended(Duration::from_secs(60));
+    assert!(
+        stderr1
+            .lines()
+            .any(|l| complete_through(l).is_some_and(|t| t >= through.as_str())),
+        "process 1 shows what process 0 published:\n{stderr1}"
+    );
     let (c0, c1) = (counted(&stderr0), counted(&stderr1));
     assert!(
         c0.0 > 0 && c1.0 > 0,

@@ -629,6 +629,12 @@ impl Publisher<'_> {
         self.summary.events = events.0;
         self.summary.rejected = events.1;
         self.summary.late = events.2;
+        // The other processes of a cluster show their own ingest and what process 0 published.
+        let tables = if self.primary {
+            tables
+        } else {
+            Some(Vec::new())
+        };
         if let (Some(tables), Some(through)) = (tables, self.published) {
             on_publish(&Publication {
                 through,
