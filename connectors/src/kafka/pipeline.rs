@@ -335,7 +335,7 @@ fn worker_driver(
                 session.advance_to(target);
             }
             if lead {
-                relay(session.control(), &shared, &mut told);
+                pass_on(session.control(), &shared, &mut told);
             }
             session.step();
         }
@@ -381,7 +381,7 @@ mod told {
 }
 
 /// Passes publications on (process 0 tells, the others hear) and spreads a stop.
-fn relay(control: &mut Control, shared: &Shared, told: &mut u64) {
+fn pass_on(control: &mut Control, shared: &Shared, told: &mut u64) {
     if control.processes() == 1 {
         return;
     }
@@ -420,7 +420,7 @@ impl Ending {
         as_of: Millis,
         told: &mut u64,
     ) -> bool {
-        relay(control, shared, told);
+        pass_on(control, shared, told);
         let out = shared.published.load(Ordering::SeqCst) > as_of;
         if control.process() == 0 {
             if !out {
