@@ -535,18 +535,19 @@ where
         let w = worker.index() - first_local;
         let control = Control::install(worker, Arc::clone(&heard), process, processes);
         let main = worker.next_dataflow_index();
+        let states = crate::checkpoint::StateRegistry::fresh();
         worker.dataflow::<Millis, _, _>(|scope| {
-            let icp = build_icp(scope.clone(), &mut inputs.icp, &icp_cfg, period);
+            let icp = build_icp(scope.clone(), &states, &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
-            let sla = build_sla(scope.clone(), &mut inputs.sla, &sla_cfg, period);
+            let sla = build_sla(scope.clone(), &states, &mut inputs.sla, &sla_cfg, period);
             capture(sla, &probe, Arc::clone(&store), (5, w), |o| &o.sla);
-            let swap = build_swap(scope.clone(), &mut inputs.swap, &swap_cfg, period);
+            let swap = build_swap(scope.clone(), &states, &mut inputs.swap, &swap_cfg, period);
             capture(swap, &probe, Arc::clone(&store), (6, w), |o| &o.swap);
-            let relay = build_relay(scope.clone(), &mut inputs.relay, &relay_cfg);
+            let relay = build_relay(scope.clone(), &states, &mut inputs.relay, &relay_cfg);
             capture(relay, &probe, Arc::clone(&store), (7, w), |o| &o.relay);
-            let gpus = build_gpu_latest(scope.clone(), &mut inputs.gpus);
+            let gpus = build_gpu_latest(scope.clone(), &states, &mut inputs.gpus);
             capture(gpus, &probe, Arc::clone(&store), (8, w), |o| &o.gpu_latest);
-            let out = build(scope, &mut inputs.crynux, &cfg);
+            let out = build(scope, &states, &mut inputs.crynux, &cfg);
             capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
                 &o.node_out
             });

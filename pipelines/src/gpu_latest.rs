@@ -12,6 +12,7 @@ use timely::dataflow::Scope;
 use crate::events::{Body, Event};
 use crate::float::F64;
 use crate::id::{Id, Interner};
+use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs, MomentState};
 use crate::table::{int, opt_int, timestamp, ColumnType::*, Table};
 use crate::time::Millis;
@@ -57,7 +58,7 @@ pub fn inputs(grain: Millis) -> GpuInputs {
     EventInputs::new(grain, Box::new(GpuLatest::from_event))
 }
 
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 struct Latest {
     rows: HashMap<(Id, Id), GpuLatest>,
 }
@@ -91,6 +92,7 @@ impl MomentState<GpuLatest, GpuLatest> for Latest {
 
 pub fn build<'s>(
     scope: Scope<'s, Millis>,
+    states: &States,
     inputs: &mut GpuInputs,
 ) -> Collection<'s, Millis, GpuLatest> {
     let collection = inputs.events.to_collection(scope);
@@ -98,6 +100,7 @@ pub fn build<'s>(
         collection,
         "GpuLatest",
         |s: &GpuLatest| (s.node.clone(), s.gpu.clone()).hashed(),
+        states,
         Latest::default,
     )
 }

@@ -1,5 +1,6 @@
 //! meritflow's event model, policy formulas and differential dataflows.
 
+pub mod checkpoint;
 pub mod config;
 pub mod control;
 pub mod engine;

@@ -11,6 +11,7 @@ use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
 
+use crate::checkpoint::States;
 use crate::events::Event;
 use crate::id::Interner;
 use crate::time::{slot, Millis};
@@ -65,19 +66,22 @@ pub trait MomentState<I, O> {
 }
 
 /// Runs one `S` per worker over `inputs`, each input routed to the worker `route` picks
-/// (the same for all inputs that must meet in one state).
+/// (the same for all inputs that must meet in one state). The state is kept in `states` under
+/// `name` (restored from a checkpoint, if the registry holds one). Inputs waiting for a moment
+/// are not part of it: at a checkpoint's cut they are all after it, and are read again.
 pub fn moments<'s, I, O, S>(
     inputs: Collection<'s, Millis, I>,
     name: &str,
     route: impl Fn(&I) -> u64 + 'static,
+    states: &States,
     make: impl FnOnce() -> S,
 ) -> Collection<'s, Millis, O>
 where
     I: timely::ExchangeData + 'static,
     O: timely::ExchangeData + 'static,
-    S: MomentState<I, O> + 'static,
+    S: MomentState<I, O> + serde::Serialize + serde::de::DeserializeOwned + 'static,
 {
-    let mut state = make();
+    let state = states.borrow_mut().keep(name, make);
     inputs
         .inner
         .unary_frontier(
@@ -94,6 +98,7 @@ where
                         }
                     });
                     let Some(cap) = held.as_mut() else { return };
+                    let mut state = state.borrow_mut();
                     let Some(&complete) = frontier.frontier().first() else {
                         // The inputs closed: nothing after the last completed time is needed.
                         held = None;

@@ -135,6 +135,53 @@ impl TriggerEdges {
     }
 }
 
+/// Checkpoints keep the raised levels with their rule's names as text.
+type SavedEdge = (Id, String, String, String, Millis);
+
+impl Serialize for TriggerEdges {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let saved: Vec<SavedEdge> = self
+            .raised
+            .iter()
+            .map(|((node, rule), (level, at))| {
+                let (policy, name) = (rule.policy.to_owned(), rule.name.to_owned());
+                (node.clone(), policy, name, level.clone(), *at)
+            })
+            .collect();
+        saved.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for TriggerEdges {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let saved = Vec::<SavedEdge>::deserialize(deserializer)?;
+        let raised = saved
+            .into_iter()
+            .map(|(node, policy, name, level, at)| {
+                let rule = Rule {
+                    policy: static_name(&policy),
+                    name: static_name(&name),
+                };
+                ((node, rule), (level, at))
+            })
+            .collect();
+        Ok(TriggerEdges { raised })
+    }
+}
+
+/// A rule's name as the `&'static str` rules are made of. Rules are compile-time constants, so
+/// only their few names ever reach here: each is kept once for the life of the process.
+fn static_name(text: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut names = NAMES.lock().expect("rule names lock");
+    if let Some(name) = names.iter().find(|n| **n == text) {
+        return name;
+    }
+    let name: &'static str = Box::leak(text.to_owned().into_boxed_str());
+    names.push(name);
+    name
+}
+
 #[allow(clippy::too_many_arguments)]
 fn row(
     node: &Id,

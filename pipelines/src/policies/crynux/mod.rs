@@ -7,5 +7,7 @@ pub mod late;
 pub mod node_machine;
 pub mod reference;
 pub mod tables;
+pub mod task_window;
+pub mod vram;
 
 pub use config::CrynuxConfig;

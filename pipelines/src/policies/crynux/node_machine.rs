@@ -174,7 +174,7 @@ pub enum NodeOut {
     Trigger(TriggerRow),
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct NodeMachine {
     row: Option<NodeRow>,
     /// Counted tasks still inside the window, as (task time, task, score) with their

@@ -11,6 +11,7 @@ use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
 use super::state::{IcpInput, IcpOut, IcpState};
+use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs, MomentState};
 use crate::statement::Period;
 use crate::time::Millis;
@@ -26,6 +27,7 @@ pub fn inputs(grain: Millis) -> IcpInputs {
 /// (inserted once, never retracted) and the open days' live rows.
 pub fn build<'s>(
     scope: Scope<'s, Millis>,
+    states: &States,
     inputs: &mut IcpInputs,
     cfg: &IcpConfig,
     period: Period,
@@ -37,11 +39,12 @@ pub fn build<'s>(
         last_tick: 0,
     };
     let collection = inputs.events.to_collection(scope);
-    moments(collection, "IcpDays", |_| 0, move || ticks)
+    moments(collection, "IcpDays", |_| 0, states, move || ticks)
 }
 
 /// [`IcpState`] driven by ticks: every `live_refresh` and at each day's close while it has
 /// something to compute; while it waits for input, the quiet ticks are skipped.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct IcpTicks {
     state: IcpState,
     slide: Millis,

@@ -11,7 +11,7 @@ use crate::statement::StatementRow;
 /// What a period's closed days add up to, gathered day by day: per provider (node None) the
 /// days, the sum of its truncated daily base and adjusted totals; per (provider, node) the days
 /// and the exact sums of its daily base and adjusted rewards.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PeriodSums {
     sums: BTreeMap<(Id, Option<Id>), (u32, Decimal, Decimal)>,
 }

@@ -137,7 +137,7 @@ pub enum IcpOut {
 }
 
 /// A node's registry fields as they stand.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Registration {
     provider: Option<Id>,
     region: Option<Id>,
@@ -148,6 +148,7 @@ struct Registration {
 /// A counter snapshot: (ts, seq) orders them; the last of a day is the day's total.
 type Snapshot = (Millis, u64, u64, u64);
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct IcpState {
     cfg: IcpConfig,
     period: Period,

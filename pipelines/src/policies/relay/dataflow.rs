@@ -7,6 +7,7 @@ use timely::dataflow::Scope;
 
 use super::config::RelayConfig;
 use super::state::{RelayInput, RelayOut, RelayState};
+use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs};
 use crate::time::Millis;
 
@@ -19,6 +20,7 @@ pub fn inputs(grain: Millis) -> RelayInputs {
 
 pub fn build<'s>(
     scope: Scope<'s, Millis>,
+    states: &States,
     inputs: &mut RelayInputs,
     cfg: &RelayConfig,
 ) -> Collection<'s, Millis, RelayOut> {
@@ -28,6 +30,7 @@ pub fn build<'s>(
         collection,
         "RelayDecisions",
         |input: &RelayInput| input.peer.hashed(),
+        states,
         move || RelayState::new(&cfg, slide),
     )
 }

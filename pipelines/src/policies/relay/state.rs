@@ -72,7 +72,7 @@ pub enum RelayOut {
     Change(ChangeRow),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Contract {
     usage: Option<Resources>,
     /// Requests per pane (slot) still inside the window, oldest first.
@@ -83,13 +83,14 @@ struct Contract {
     first_seen: Millis,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Peer {
     capacity: Option<Resources>,
     contracts: BTreeMap<Id, Contract>,
     shown: Vec<RelayRow>,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct RelayState {
     cfg: RelayConfig,
     slide: Millis,

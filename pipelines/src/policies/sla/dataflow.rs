@@ -10,6 +10,7 @@ use timely::dataflow::Scope;
 
 use super::config::SlaConfig;
 use super::state::{SlaInput, SlaOut, SlaState};
+use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs};
 use crate::statement::Period;
 use crate::time::Millis;
@@ -25,6 +26,7 @@ pub fn inputs(cfg: &SlaConfig) -> SlaInputs {
 /// trigger edges and statements (inserted once, never retracted).
 pub fn build<'s>(
     scope: Scope<'s, Millis>,
+    states: &States,
     inputs: &mut SlaInputs,
     cfg: &SlaConfig,
     period: Period,
@@ -35,6 +37,7 @@ pub fn build<'s>(
         collection,
         "SlaState",
         |_| 0,
+        states,
         move || SlaState::new(&cfg, period),
     )
 }

@@ -164,7 +164,7 @@ pub fn error_score(r: f64, t: f64, cfg: &SlaConfig) -> f64 {
 }
 
 /// A node's counts over some span: what its figures come from.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub probes: u64,
     pub ok_probes: u64,

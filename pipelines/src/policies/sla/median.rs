@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::float::F64;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunningMedian {
     low: BTreeMap<F64, u32>,
     high: BTreeMap<F64, u32>,

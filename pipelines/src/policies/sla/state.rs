@@ -172,7 +172,7 @@ pub enum SlaOut {
 }
 
 /// A node's counts over the window, per pane to take them back out, and its ratings.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct NodeWindow {
     total: Counts,
     panes: BTreeMap<Millis, Counts>,
@@ -192,7 +192,7 @@ impl NodeWindow {
 }
 
 /// The network medians, kept up to date value by value.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct NetworkMedians {
     uptime: RunningMedian,
     p95: [RunningMedian; 2],
@@ -232,7 +232,7 @@ impl NetworkMedians {
 }
 
 /// A node's check history as the level rule needs it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Standing {
     level: Level,
     since: Option<Millis>,
@@ -243,12 +243,13 @@ struct Standing {
 }
 
 /// A GPU's fault state: its last ECC double-bit total and whether its latest sample is faulty.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct GpuFault {
     ecc: Option<u64>,
     faulty: bool,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct SlaState {
     cfg: SlaConfig,
     period: Period,

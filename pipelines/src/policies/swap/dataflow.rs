@@ -8,6 +8,7 @@ use timely::dataflow::Scope;
 
 use super::config::SwapConfig;
 use super::state::{SwapInput, SwapOut, SwapState};
+use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs};
 use crate::statement::Period;
 use crate::time::Millis;
@@ -25,6 +26,7 @@ pub fn inputs(cfg: &SwapConfig, grain: Millis) -> SwapInputs {
 
 pub fn build<'s>(
     scope: Scope<'s, Millis>,
+    states: &States,
     inputs: &mut SwapInputs,
     cfg: &SwapConfig,
     period: Period,
@@ -35,6 +37,7 @@ pub fn build<'s>(
         collection,
         "SwapLedger",
         |input: &SwapInput| input.debtor.hashed(),
+        states,
         move || SwapState::new(&cfg, period),
     )
 }

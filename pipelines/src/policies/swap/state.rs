@@ -176,7 +176,7 @@ pub enum SwapOut {
     Income(PeriodIncome),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Debtor {
     light: bool,
     pairs: HashMap<Id, Pair>,
@@ -186,6 +186,7 @@ struct Debtor {
 }
 
 /// One worker's debtors.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct SwapState {
     cfg: SwapConfig,
     limit: u128,
