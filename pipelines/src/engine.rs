@@ -102,6 +102,26 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 }
 
+impl<D, R> Captured<D, R>
+where
+    D: Clone + Eq + Hash + Ord + serde::Serialize + serde::de::DeserializeOwned,
+    R: Semigroup + Clone + serde::Serialize + serde::de::DeserializeOwned,
+{
+    fn save(&self, at: Millis) -> Result<Vec<u8>, String> {
+        bincode::serialize(&self.totals(at)).map_err(|e| e.to_string())
+    }
+
+    /// Starts from a saved collection, complete through `at`.
+    fn restore(&self, bytes: &[u8], at: Millis) -> Result<(), String> {
+        let totals: Vec<(D, R)> = bincode::deserialize(bytes).map_err(|e| e.to_string())?;
+        let mut inner = self.inner.lock().expect("capture lock");
+        inner.base = totals.into_iter().collect();
+        inner.pending.clear();
+        inner.compacted = Some(at);
+        Ok(())
+    }
+}
+
 impl<D: Clone + Eq + Hash + Ord> Captured<D, isize> {
     /// The collection's contents at `as_of`, sorted, each record repeated by its multiplicity.
     pub fn snapshot(&self, as_of: Millis) -> Vec<D> {
@@ -236,6 +256,43 @@ impl Outputs {
         self.frontiers.lock().expect("frontier lock")[capture * self.workers + worker] = frontier;
     }
 
+    /// Every captured collection as of `at` (a completed time), serialised for a checkpoint.
+    pub fn save(&self, at: Millis) -> Result<Vec<Vec<u8>>, String> {
+        Ok(vec![
+            self.node_out.save(at)?,
+            self.tasks.save(at)?,
+            self.gpu_vram.save(at)?,
+            self.pay.save(at)?,
+            self.icp.save(at)?,
+            self.sla.save(at)?,
+            self.swap.save(at)?,
+            self.relay.save(at)?,
+            self.gpu_latest.save(at)?,
+        ])
+    }
+
+    /// Starts every captured collection from a checkpoint's [`Outputs::save`] at `at`.
+    fn restore(&self, saved: &[Vec<u8>], at: Millis) -> Result<(), String> {
+        if saved.len() != CAPTURES {
+            return Err(format!(
+                "the checkpoint holds {} captured outputs, this version has {CAPTURES}",
+                saved.len()
+            ));
+        }
+        self.node_out.restore(&saved[0], at)?;
+        self.tasks.restore(&saved[1], at)?;
+        self.gpu_vram.restore(&saved[2], at)?;
+        self.pay.restore(&saved[3], at)?;
+        self.icp.restore(&saved[4], at)?;
+        self.sla.restore(&saved[5], at)?;
+        self.swap.restore(&saved[6], at)?;
+        self.relay.restore(&saved[7], at)?;
+        self.gpu_latest.restore(&saved[8], at)?;
+        let mut frontiers = self.frontiers.lock().expect("frontier lock");
+        frontiers.iter_mut().for_each(|f| *f = at + 1);
+        Ok(())
+    }
+
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
     pub fn compact(&self, upto: Millis) {
         self.node_out.compact(upto);
@@ -329,6 +386,24 @@ pub struct Session<'w> {
     control: Control,
     /// The policies' dataflow (the control dataflow outlives it at the end of a run).
     main: usize,
+    /// This worker's operator states, for checkpoints.
+    states: crate::checkpoint::States,
+}
+
+/// What a worker holds at a checkpoint's cut.
+pub struct WorkerCut {
+    /// The worker's operator states.
+    pub states: crate::checkpoint::WorkerStates,
+    /// The captured outputs (the gathering worker only, see [`run_on`]).
+    pub outputs: Option<Vec<Vec<u8>>>,
+}
+
+/// Where a run starts from: a checkpoint's cut at `at` (everything through `at` is in the
+/// states), one saved [`WorkerCut`] per worker in worker order.
+pub struct Restore {
+    pub at: Millis,
+    pub workers: Vec<crate::checkpoint::WorkerStates>,
+    pub outputs: Vec<Vec<u8>>,
 }
 
 impl Session<'_> {
@@ -407,6 +482,37 @@ impl Session<'_> {
     /// The outputs, shared by all workers.
     pub fn outputs(&self) -> &Arc<Outputs> {
         &self.outputs
+    }
+
+    /// Takes this worker's part of a checkpoint at `at`: every operator has processed every
+    /// moment through `at` and none after it. Every worker of the run must call this with the
+    /// same `at` while its input is not past `at + 1`; events already fed after `at` are not in
+    /// the cut (they wait in the operators and are read again after a restore). `handed` is
+    /// called with the cut before the workers go on past `at`.
+    pub fn checkpoint(&mut self, at: Millis, handed: impl FnOnce(WorkerCut)) {
+        let next = at + 1;
+        assert!(
+            self.time <= next,
+            "a checkpoint's cut must not be behind the input"
+        );
+        self.advance_to(next);
+        self.settle_before(next);
+        let gathers = self.worker.index() == 0;
+        if gathers {
+            // The captures are sinks after the probe: wait until they hold all of it too.
+            while self.outputs.complete_through().is_none_or(|t| t < at) {
+                self.worker.step();
+            }
+        }
+        let states = self.states.borrow().save();
+        let outputs = gathers.then(|| {
+            self.outputs
+                .save(at)
+                .expect("captured outputs serialise")
+        });
+        handed(WorkerCut { states, outputs });
+        // No worker goes past the cut before every worker has taken its part.
+        self.all_settled.wait();
     }
 
     /// Makes every output complete through `as_of` (inclusive) on this worker. The input may
@@ -506,9 +612,49 @@ pub fn run_on<F>(config: &Config, cluster: &Cluster, driver: F) -> Result<Arc<Ou
 where
     F: Fn(Session) + Send + Sync + 'static,
 {
+    run_from(config, cluster, None, driver)
+}
+
+/// [`run_on`] from a checkpoint's cut, when `restore` has one: every operator starts from its
+/// saved state, the captured outputs from theirs, and the input at the moment after the cut.
+/// One process only, with as many workers as the checkpoint has.
+pub fn run_from<F>(
+    config: &Config,
+    cluster: &Cluster,
+    restore: Option<Restore>,
+    driver: F,
+) -> Result<Arc<Outputs>, String>
+where
+    F: Fn(Session) + Send + Sync + 'static,
+{
     let workers = cluster.workers.max(1);
     let first_local = cluster.process * workers;
     let outputs = Arc::new(Outputs::new(workers));
+    let start = match &restore {
+        Some(r) if cluster.addresses.len() > 1 => {
+            return Err(format!(
+                "a checkpoint (through {}) cannot restore a cluster of processes yet: run one process, or remove the checkpoint directory",
+                crate::time::format_rfc3339(r.at)
+            ))
+        }
+        Some(r) if r.workers.len() != workers => {
+            return Err(format!(
+                "the checkpoint was taken with {} workers: run with --workers {} (or remove the checkpoint directory to start from the log)",
+                r.workers.len(),
+                r.workers.len()
+            ))
+        }
+        Some(r) => {
+            outputs.restore(&r.outputs, r.at)?;
+            r.at + 1
+        }
+        None => 0,
+    };
+    let saved: Mutex<Vec<Option<crate::checkpoint::WorkerStates>>> = Mutex::new(
+        restore
+            .map(|r| r.workers.into_iter().map(Some).collect())
+            .unwrap_or_default(),
+    );
     let shared = Arc::clone(&outputs);
     let cfg = config.policy.crynux.clone();
     let icp_cfg = config.policy.icp.clone();
@@ -535,7 +681,11 @@ where
         let w = worker.index() - first_local;
         let control = Control::install(worker, Arc::clone(&heard), process, processes);
         let main = worker.next_dataflow_index();
-        let states = crate::checkpoint::StateRegistry::fresh();
+        let mine = saved.lock().expect("saved states lock").get_mut(w).and_then(Option::take);
+        let states = match mine {
+            Some(states) => crate::checkpoint::StateRegistry::restoring(states),
+            None => crate::checkpoint::StateRegistry::fresh(),
+        };
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &states, &mut inputs.icp, &icp_cfg, period);
             capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
@@ -557,7 +707,10 @@ where
             });
             capture(out.pay, &probe, Arc::clone(&store), (3, w), |o| &o.pay);
         });
-        let session = Session {
+        if let Err(e) = states.borrow().check() {
+            panic!("the checkpoint does not fit this version's dataflow: {e} (remove the checkpoint directory to start from the log)");
+        }
+        let mut session = Session {
             worker,
             inputs,
             probe,
@@ -567,7 +720,9 @@ where
             all_settled: Arc::clone(&all_settled),
             control,
             main,
+            states,
         };
+        session.advance_to(start);
         driver(session);
     })?;
     for result in guards.join() {
