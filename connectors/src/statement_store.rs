@@ -117,8 +117,9 @@ impl StatementStore {
         // sees half a statement, and a crash after this returns cannot lose it.
         let partial = parent.join(format!(".{FILE_NAME}.partial"));
         let placed = write_file(&partial, rows, &computed)
+            .inspect(|()| crate::durable::failpoint("statement-write"))
             .and_then(|()| std::fs::rename(&partial, &path).map_err(io))
-            .and_then(|()| sync_dir(parent).map_err(io));
+            .and_then(|()| crate::durable::sync_dir(parent).map_err(io));
         if let Err(e) = placed {
             // A full disk keeps nothing of a failed attempt.
             let _ = std::fs::remove_file(&partial);
@@ -255,10 +256,6 @@ fn refused(path: &Path, e: std::io::Error) -> StoreError {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), StoreError> {
     let io = |message: String| StoreError::Io {
         path: path.display().to_string(),
@@ -304,9 +301,7 @@ fn write_file(path: &Path, rows: &[StatementRow], sha: &str) -> Result<(), Store
         ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(|e| io(e.to_string()))?;
     writer.write(&batch).map_err(|e| io(e.to_string()))?;
     let bytes = writer.into_inner().map_err(|e| io(e.to_string()))?;
-    let mut file = File::create(path).map_err(|e| refused(path, e))?;
-    std::io::Write::write_all(&mut file, &bytes).map_err(|e| refused(path, e))?;
-    file.sync_all().map_err(|e| refused(path, e))
+    crate::durable::write_synced(path, &bytes).map_err(|e| refused(path, e))
 }
 
 fn schema(scale: u32) -> Schema {

@@ -12,6 +12,7 @@ use crate::policies::sla::SlaConfig;
 use crate::policies::swap::SwapConfig;
 use crate::sql_config::SqlConfig;
 use crate::statement::StatementsConfig;
+use crate::time::Span;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,6 +21,51 @@ pub struct Config {
     pub statements: StatementsConfig,
     pub kafka: KafkaConfig,
     pub sql: SqlConfig,
+    pub checkpoints: CheckpointsConfig,
+}
+
+/// `[checkpoints]`: what `meritflow run` keeps so that a restart resumes where it was rather
+/// than re-reading the log (documented in [`DEFAULTS_TOML`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckpointsConfig {
+    /// Wall-clock time between checkpoints while running; zero turns them off.
+    pub every: Span,
+    /// Where they go; empty: `<statements.storage_dir>/checkpoints`.
+    pub dir: String,
+    /// Complete checkpoints kept; older ones are removed.
+    pub keep: usize,
+}
+
+impl Default for CheckpointsConfig {
+    fn default() -> Self {
+        CheckpointsConfig {
+            every: Span::minutes(5),
+            dir: String::new(),
+            keep: 2,
+        }
+    }
+}
+
+impl CheckpointsConfig {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.keep == 0 {
+            problems.push("checkpoints.keep must be at least 1 (the newest complete checkpoint is what a restart reads)".to_owned());
+        }
+        problems
+    }
+}
+
+impl Config {
+    /// The directory checkpoints go to.
+    pub fn checkpoint_dir(&self) -> std::path::PathBuf {
+        if self.checkpoints.dir.is_empty() {
+            std::path::Path::new(&self.statements.storage_dir).join("checkpoints")
+        } else {
+            std::path::PathBuf::from(&self.checkpoints.dir)
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -70,6 +116,7 @@ impl Config {
         problems.extend(self.policy.relay.problems(self.policy.crynux.slide));
         problems.extend(self.kafka.problems());
         problems.extend(self.sql.problems());
+        problems.extend(self.checkpoints.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -286,6 +333,20 @@ query_memory_mb = 512
 # with a snapshot_ts column; the newest history_keep snapshots (in memory; 720 hourly = 30 days).
 snapshot_every = "1h"
 history_keep = 720
+
+# What `meritflow run` saves so that a restart resumes where it stopped instead of re-reading
+# the log: every operator's state (window panes, registries, ledgers, trigger states), the live
+# tables and the input offsets they cover, as one directory per checkpoint with a manifest
+# written last. A restart loads the newest complete one and reads Kafka on from its offsets;
+# offsets are committed to Kafka only once a checkpoint covering them is on disk.
+[checkpoints]
+# Wall-clock time between checkpoints while running ("0s": none); one is also taken at a clean
+# shutdown.
+every = "5m"
+# Where they go; empty: <statements.storage_dir>/checkpoints.
+dir = ""
+# Complete checkpoints kept (at least 1); older ones are removed once a newer one is complete.
+keep = 2
 
 # librdkafka properties passed through as they are (TLS, SASL, tuning), for example:
 #   "security.protocol" = "SASL_SSL"
