@@ -82,6 +82,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let slide = config.policy.crynux.slide.millis();
     let last_slot = events.iter().map(|e| slot(e.ts, slide)).max().unwrap_or(0);
 
+    // The embedded broker's log goes with the demo: a checkpoint of it could never be resumed.
+    config.checkpoints.every = meritflow_pipelines::time::Span(0);
     let embedded = Embedded::start(&config.kafka, PARTITIONS).map_err(anyhow::Error::msg)?;
     config.kafka = KafkaConfig {
         idle_timeout: Span(2_000),
@@ -134,6 +136,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         source,
         sink,
         &stop,
+        None,
         |p: &Publication| {
             sql.publish(p);
             let frame =

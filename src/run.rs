@@ -58,7 +58,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let kafka = &config.kafka;
     let stop = stop_on_signals()?;
     let processes = cluster.addresses.len().max(1);
-    let source = Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes)?;
+    let options = RunOptions {
+        cluster,
+        ..RunOptions::default()
+    };
+    let from = pipeline::load_checkpoint(&config, &options).map_err(|e| anyhow::anyhow!(e))?;
+    let start: Vec<(String, i32, i64)> = from
+        .iter()
+        .flat_map(|c| c.partitions.iter())
+        .map(|p| (p.topic.clone(), p.partition, p.resume))
+        .collect();
+    let cluster = &options.cluster;
+    let source =
+        Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes, &start)?;
+    if let Some(checkpoint) = &from {
+        eprintln!(
+            "meritflow: resuming from the checkpoint through {} in {} ({} partitions read on from its offsets)",
+            format_rfc3339(checkpoint.at),
+            config.checkpoint_dir().display(),
+            checkpoint.partitions.len()
+        );
+    }
     let sink = Sink::connect(kafka, &Sink::output_topics(kafka), CONNECT_TIMEOUT)?;
     if processes > 1 {
         eprintln!(
@@ -83,15 +103,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         kafka.rejects_topic
     );
     let _stdout_to_stderr = (processes > 1).then(crate::cluster::StdoutToStderr::new);
-    let options = RunOptions {
-        cluster,
-        ..RunOptions::default()
-    };
     let every = Duration::from_millis(args.status_every.millis());
     let mut last_status = Instant::now();
     let sql = crate::sql::LiveSql::start(&config)?;
     let mut last_tables = Vec::new();
-    let summary = pipeline::run(&config, &options, source, sink, &stop, |p: &Publication| {
+    let summary = pipeline::run(&config, &options, source, sink, &stop, from, |p: &Publication| {
         sql.publish(p);
         if !every.is_zero() && last_status.elapsed() >= every {
             last_status = Instant::now();

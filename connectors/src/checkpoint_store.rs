@@ -43,6 +43,8 @@ pub struct PartitionCut {
     pub events: u64,
     pub rejected: u64,
     pub late: u64,
+    /// The newest event ts read from it (its watermark plus the allowed lateness).
+    pub newest_ts: Option<Millis>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,6 +291,7 @@ mod tests {
                 events: 7,
                 rejected: 1,
                 late: 0,
+                newest_ts: Some(99),
             }],
         }
     }

@@ -64,6 +64,20 @@ impl CommitTracker {
         }
     }
 
+    /// Offsets of `id` through `last` whose results are due after moment `at`: at a
+    /// checkpoint's cut at `at`, the counted events that are not in it.
+    pub fn after(&self, id: PartitionId, at: Millis, last: i64) -> Vec<i64> {
+        self.partitions.get(&id).map_or_else(Vec::new, |p| {
+            p.waiting
+                .iter()
+                .filter(|&&(offset, needs)| {
+                    offset <= last && needs != OUT_WITH_NEXT_PUBLICATION && needs > at
+                })
+                .map(|&(offset, _)| offset)
+                .collect()
+        })
+    }
+
     /// Messages consumed but not yet out.
     pub fn in_flight(&self) -> usize {
         self.partitions.values().map(|p| p.waiting.len()).sum()

@@ -23,11 +23,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::control::Control;
-use meritflow_pipelines::engine::{self, Cluster, Outputs, Session};
+use meritflow_pipelines::engine::{self, Cluster, Outputs, Restore, Session, WorkerCut};
 use meritflow_pipelines::events::decode;
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::statement::{statement_table, StatementRow};
 
+use crate::checkpoint_store::{Checkpoint, CheckpointStore, PartitionCut, Published};
 use crate::statement_store::{by_statement, StatementStore, Written};
 use meritflow_pipelines::table::{int, Cell, ColumnType::*, Table};
 use meritflow_pipelines::time::{format_rfc3339, Millis};
@@ -35,7 +36,7 @@ use meritflow_pipelines::time::{format_rfc3339, Millis};
 use super::commit::{CommitTracker, OUT_WITH_NEXT_PUBLICATION};
 use super::sink::{Record, Sink, SinkStats};
 use super::source::{Message, Rebalanced, Source};
-use super::watermark::{Outcome, PartitionId, Watermarks};
+use super::watermark::{Outcome, PartitionId, PartitionStats, Watermarks};
 use crate::file::{shown_payload, Reject, MAX_LINE_BYTES};
 
 /// How the streaming run is laid out.
@@ -103,6 +104,26 @@ struct WorkerReport {
     rejected: Vec<Rejected>,
 }
 
+/// What the workers tell the publisher, in order.
+enum ToPublisher {
+    Batch(WorkerReport),
+    /// A worker's part of the checkpoint at `at`, after every report it covers.
+    Cut(CutPiece),
+}
+
+struct CutPiece {
+    /// The worker's index in this process.
+    worker: usize,
+    at: Millis,
+    cut: WorkerCut,
+    /// The worker's partitions: counters and newest ts as of the cut.
+    partitions: Vec<(PartitionId, PartitionStats, Option<Millis>)>,
+}
+
+/// Per partition, what a restored run does not read again: messages through the offset that
+/// are not in the set were in the checkpoint.
+type Skips = HashMap<PartitionId, (i64, std::collections::HashSet<i64>)>;
+
 /// State shared by the threads of a run.
 struct Shared {
     marks: Mutex<Watermarks>,
@@ -113,6 +134,14 @@ struct Shared {
     published: AtomicU64,
     /// Another process of the cluster is stopping: this one stops too (a cluster drains whole).
     stopping: AtomicBool,
+    /// A checkpoint asked for at this moment minus one (0: none): `target` stays at or before it
+    /// until every worker has taken its part.
+    cut: AtomicU64,
+    /// The last checkpoint's moment plus one (0: none yet).
+    last_cut: AtomicU64,
+    /// Checkpoints are taken (one process, `checkpoints.every` not zero).
+    checkpointing: bool,
+    skips: Skips,
     started: Instant,
 }
 
@@ -124,33 +153,75 @@ impl Shared {
 
 /// Runs until `stop` is set, then drains: what was received is decoded and fed, outputs are
 /// published through the completed slot, and offsets committed for what is out.
+///
+/// With `from` (see [`load_checkpoint`]; `source` must read from its offsets), the run starts
+/// from that checkpoint: the states, the tables, the counters and what was written before.
 pub fn run(
     config: &Config,
     options: &RunOptions,
     source: Source,
     sink: Sink,
     stop: &AtomicBool,
+    from: Option<Checkpoint>,
     on_publish: impl FnMut(&Publication) + Send,
 ) -> Result<RunSummary, String> {
     let kafka = &config.kafka;
     let slide = config.policy.crynux.slide.millis();
     let workers = options.cluster.workers.max(1);
     let primary = options.cluster.process == 0;
+    let processes = options.cluster.addresses.len().max(1);
+    let checkpointing = config.checkpoints.every.millis() > 0 && processes == 1;
+    if processes > 1 && config.checkpoints.every.millis() > 0 {
+        tracing::warn!("checkpoints are not taken on a cluster of processes yet: a restart re-reads from the committed offsets with empty windows");
+    }
+    let mut marks = Watermarks::new(
+        kafka.allowed_lateness.millis(),
+        kafka.idle_timeout.millis(),
+        slide,
+    );
+    let mut skips = Skips::new();
+    let mut restore = None;
+    let mut published_before = Published::default();
+    let started = Instant::now();
+    if let Some(checkpoint) = from {
+        for cut in &checkpoint.partitions {
+            let Some(id) = source.partition_id(&cut.topic, cut.partition) else {
+                continue; // a topic no longer read
+            };
+            // The messages after the cut are counted when they are read again.
+            let stats = PartitionStats {
+                last_offset: (cut.last >= 0).then_some(cut.last),
+                committed: None,
+                events: cut.events,
+                rejected: cut.rejected,
+                late: cut.late,
+            };
+            marks.restore(id, stats, cut.newest_ts, 0);
+            skips.insert(id, (cut.last, cut.after_cut.iter().copied().collect()));
+        }
+        published_before = checkpoint.published;
+        restore = Some(Restore {
+            at: checkpoint.at,
+            workers: checkpoint.workers,
+            outputs: checkpoint.outputs,
+        });
+    }
+    let resumed_at = restore.as_ref().map(|r| r.at);
     let shared = Arc::new(Shared {
-        marks: Mutex::new(Watermarks::new(
-            kafka.allowed_lateness.millis(),
-            kafka.idle_timeout.millis(),
-            slide,
-        )),
-        target: AtomicU64::new(0),
+        marks: Mutex::new(marks),
+        target: AtomicU64::new(resumed_at.map_or(0, |at| at + 1)),
         published: AtomicU64::new(0),
         stopping: AtomicBool::new(false),
-        started: Instant::now(),
+        cut: AtomicU64::new(0),
+        last_cut: AtomicU64::new(resumed_at.map_or(0, |at| at + 1)),
+        checkpointing,
+        skips,
+        started,
     });
     let (batch_txs, batch_rxs): (Vec<_>, Vec<_>) = (0..workers)
         .map(|_| mpsc::sync_channel::<Vec<Message>>(64))
         .unzip();
-    let (report_tx, report_rx) = mpsc::channel::<WorkerReport>();
+    let (report_tx, report_rx) = mpsc::channel::<ToPublisher>();
     let (outputs_tx, outputs_rx) = mpsc::channel::<Arc<Outputs>>();
     let done = AtomicBool::new(false);
 
@@ -162,8 +233,11 @@ pub fn run(
         kafka.max_future.millis(),
     );
     let idle = Duration::from_millis(kafka.idle_timeout.millis());
+    let every = Duration::from_millis(config.checkpoints.every.millis());
     std::thread::scope(|scope| {
-        let ingest = scope.spawn(|| ingest(&source, batch_txs, &shared, stop, options.batch, idle));
+        let ingest = scope.spawn(|| {
+            ingest(&source, batch_txs, &shared, stop, options.batch, idle, every)
+        });
         let publisher = scope.spawn(|| {
             let mut publisher = Publisher {
                 config,
@@ -179,10 +253,19 @@ pub fn run(
                 keep: options.keep_rejects,
                 summary: RunSummary::default(),
                 primary,
+                checkpoints: checkpointing.then(|| {
+                    CheckpointStore::new(config.checkpoint_dir(), config.checkpoints.keep)
+                }),
+                workers,
+                pieces: Vec::new(),
+                cut: None,
+                refresh: resumed_at.is_some(),
             };
+            publisher.scores = published_before.scores;
+            publisher.triggers = published_before.triggers;
             publisher.run(outputs_rx, report_rx, &shared, &done, on_publish)
         });
-        let ran = engine::run_on(config, &options.cluster, driver);
+        let ran = engine::run_from(config, &options.cluster, restore, driver);
         // Whatever ended the workers, the ingest thread must end too.
         stop.store(true, Ordering::SeqCst);
         done.store(true, Ordering::SeqCst);
@@ -210,7 +293,9 @@ fn ingest(
     stop: &AtomicBool,
     batch: usize,
     idle_timeout: Duration,
+    checkpoint_every: Duration,
 ) {
+    let mut last_cut_asked = Instant::now();
     let workers = senders.len();
     let mut polled = Vec::with_capacity(batch);
     let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
@@ -279,8 +364,18 @@ fn ingest(
             .lock()
             .expect("watermark lock")
             .advance(now, drained);
+        // While a checkpoint is being taken the completed slot stays at its cut.
+        let cut = shared.cut.load(Ordering::SeqCst);
         if let Some(c) = complete {
-            shared.target.fetch_max(c + 1, Ordering::SeqCst);
+            let target = if cut == 0 { c + 1 } else { (c + 1).min(cut) };
+            shared.target.fetch_max(target, Ordering::SeqCst);
+        }
+        if shared.checkpointing && cut == 0 && last_cut_asked.elapsed() >= checkpoint_every {
+            let target = shared.target.load(Ordering::SeqCst);
+            if target > shared.last_cut.load(Ordering::SeqCst) {
+                last_cut_asked = Instant::now();
+                shared.cut.store(target, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -290,7 +385,7 @@ type Driver = Box<dyn Fn(Session) + Send + Sync>;
 fn worker_driver(
     shared: Arc<Shared>,
     receivers: Vec<Receiver<Vec<Message>>>,
-    reports: mpsc::Sender<WorkerReport>,
+    reports: mpsc::Sender<ToPublisher>,
     outputs: mpsc::Sender<Arc<Outputs>>,
     max_future: Millis,
 ) -> Driver {
@@ -312,6 +407,8 @@ fn worker_driver(
         let lead = index == 0;
         let mut told = 0;
         let mut closed = false;
+        // The last checkpoint this worker took part in, as its moment plus one.
+        let mut taken = shared.last_cut.load(Ordering::SeqCst);
         while !closed {
             let mut batches = Vec::new();
             match rx.recv_timeout(Duration::from_millis(5)) {
@@ -328,7 +425,14 @@ fn worker_driver(
             }
             for batch in batches {
                 let report = feed(&mut session, batch, &shared, max_future);
-                let _ = reports.send(report);
+                let _ = reports.send(ToPublisher::Batch(report));
+            }
+            // Every worker sees every cut, the last one too: ingest asks for none once it has
+            // ended, and a worker's last round comes after that.
+            let cut = shared.cut.load(Ordering::SeqCst);
+            if cut > taken {
+                take_cut(&mut session, cut - 1, &shared, &reports, workers);
+                taken = cut;
             }
             let target = shared.target.load(Ordering::SeqCst);
             if target > session.input_time() {
@@ -341,8 +445,13 @@ fn worker_driver(
         }
         // Every worker has fed all it was given: the completed slot no longer moves.
         session.rendezvous();
-        let through = shared.target.load(Ordering::SeqCst).saturating_sub(1);
+        let target = shared.target.load(Ordering::SeqCst);
+        let through = target.saturating_sub(1);
         if session.control().processes() == 1 {
+            // A clean stop leaves a checkpoint of where it stopped.
+            if shared.checkpointing && target > taken {
+                take_cut(&mut session, through, &shared, &reports, workers);
+            }
             session.stop_after(through);
             return;
         }
@@ -367,6 +476,32 @@ fn worker_driver(
             ending.over(control, &shared, as_of, &mut told)
         });
     })
+}
+
+/// Takes this worker's part of the checkpoint at `at` and hands it to the publisher.
+fn take_cut(
+    session: &mut Session,
+    at: Millis,
+    shared: &Shared,
+    reports: &mpsc::Sender<ToPublisher>,
+    workers: usize,
+) {
+    let index = session.index() % workers;
+    session.checkpoint(at, |cut| {
+        let marks = shared.marks.lock().expect("watermark lock");
+        let partitions = marks
+            .ids()
+            .into_iter()
+            .filter(|id| owner(*id, workers) == index)
+            .filter_map(|id| marks.saved(id).map(|(stats, newest)| (id, stats, newest)))
+            .collect();
+        let _ = reports.send(ToPublisher::Cut(CutPiece {
+            worker: index,
+            at,
+            cut,
+            partitions,
+        }));
+    });
 }
 
 /// What the processes of a cluster tell each other (see `Control`).
@@ -456,6 +591,16 @@ fn feed(
     let mut outcomes = Vec::with_capacity(batch.len());
     let latest_allowed = (max_future > 0).then(|| wall_clock_ms().saturating_add(max_future));
     for m in batch {
+        if let Some((last, after_cut)) = shared.skips.get(&m.partition) {
+            if m.offset <= *last && !after_cut.contains(&m.offset) {
+                report
+                    .consumed
+                    .push((m.partition, m.offset, OUT_WITH_NEXT_PUBLICATION));
+                let ts = decode(&m.payload).ok().map(|e| e.ts);
+                outcomes.push((m.partition, m.offset, Outcome::Skipped(ts)));
+                continue;
+            }
+        }
         let mut reject = |kind: Option<String>, reason: String| {
             report
                 .consumed
@@ -539,13 +684,24 @@ struct Publisher<'a> {
     /// Process 0 (or the only one): it holds the outputs and publishes them; the others only
     /// write their rejects and commit what process 0 has published.
     primary: bool,
+    /// Where checkpoints go, when they are taken: then offsets are committed only as far as
+    /// the newest one on disk covers them.
+    checkpoints: Option<CheckpointStore>,
+    workers: usize,
+    /// The parts of the checkpoint being taken, as they come.
+    pieces: Vec<CutPiece>,
+    /// A checkpoint put together, written once what it covers of the rejects is out.
+    cut: Option<Checkpoint>,
+    /// Restored: the next publication writes every row, and takes back what is gone since what
+    /// was last written before the restart.
+    refresh: bool,
 }
 
 impl Publisher<'_> {
     fn run(
         &mut self,
         outputs: Receiver<Arc<Outputs>>,
-        reports: Receiver<WorkerReport>,
+        reports: Receiver<ToPublisher>,
         shared: &Shared,
         done: &AtomicBool,
         mut on_publish: impl FnMut(&Publication),
@@ -574,7 +730,7 @@ impl Publisher<'_> {
     fn cycle(
         &mut self,
         outputs: &Outputs,
-        reports: &Receiver<WorkerReport>,
+        reports: &Receiver<ToPublisher>,
         shared: &Shared,
         on_publish: &mut impl FnMut(&Publication),
     ) {
@@ -595,7 +751,17 @@ impl Publisher<'_> {
                 tables = Some(snapshot.tables);
             }
         }
-        while let Ok(report) = reports.try_recv() {
+        while let Ok(told) = reports.try_recv() {
+            let report = match told {
+                ToPublisher::Batch(report) => report,
+                ToPublisher::Cut(piece) => {
+                    self.pieces.push(piece);
+                    if self.pieces.len() == self.workers {
+                        self.put_together(shared);
+                    }
+                    continue;
+                }
+            };
             for (id, offset, needs) in report.consumed {
                 self.tracker.record(id, offset, needs);
             }
@@ -607,7 +773,12 @@ impl Publisher<'_> {
         if let (true, Some(published)) = (self.primary, self.published) {
             shared.published.fetch_max(published + 1, Ordering::SeqCst);
         }
+        // Popped as they are out either way; committed here only without checkpoints.
         let positions = self.tracker.release(self.published);
+        let positions = match self.checkpoints.is_some() {
+            true => self.write_checkpoint(),
+            false => positions,
+        };
         if !positions.is_empty() {
             match self.source.commit(&positions) {
                 Ok(()) => {
@@ -644,6 +815,89 @@ impl Publisher<'_> {
                 in_flight: self.tracker.in_flight(),
                 sink: self.sink.stats(),
             });
+        }
+    }
+
+    /// Every worker's part of a checkpoint is in: what it covers of each partition is read off
+    /// the commit tracker now, before any later publication releases what comes after the cut.
+    /// The workers may go on past the cut from here.
+    fn put_together(&mut self, shared: &Shared) {
+        let mut pieces = std::mem::take(&mut self.pieces);
+        let at = pieces[0].at;
+        debug_assert!(pieces.iter().all(|p| p.at == at), "one cut at a time");
+        let outputs = pieces
+            .iter_mut()
+            .find_map(|p| p.cut.outputs.take())
+            .expect("the gathering worker's part holds the outputs");
+        let mut partitions = Vec::new();
+        for piece in &pieces {
+            for (id, stats, newest_ts) in &piece.partitions {
+                let Some(last) = stats.last_offset else {
+                    continue; // nothing read from it: it starts from its committed position
+                };
+                let after_cut = self.tracker.after(*id, at, last);
+                partitions.push(PartitionCut {
+                    topic: self.source.topic_name(*id).to_owned(),
+                    partition: id.partition,
+                    resume: after_cut.first().copied().unwrap_or(last + 1),
+                    last,
+                    events: stats.events - after_cut.len() as u64,
+                    after_cut,
+                    rejected: stats.rejected,
+                    late: stats.late,
+                    newest_ts: *newest_ts,
+                });
+            }
+        }
+        partitions.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        pieces.sort_by_key(|p| p.worker);
+        self.cut = Some(Checkpoint {
+            at,
+            config: config_fingerprint(self.config),
+            workers: pieces.into_iter().map(|p| p.cut.states).collect(),
+            outputs,
+            published: Published::default(),
+            partitions,
+        });
+        shared.last_cut.store(at + 1, Ordering::SeqCst);
+        shared.cut.store(0, Ordering::SeqCst);
+    }
+
+    /// Writes the checkpoint put together, now that the rejects it covers are out; returns the
+    /// commit positions it makes safe (none when there is nothing new or the write failed).
+    fn write_checkpoint(&mut self) -> Vec<(PartitionId, i64)> {
+        let (Some(store), Some(mut checkpoint)) = (&self.checkpoints, self.cut.take()) else {
+            return Vec::new();
+        };
+        // What has been written and acknowledged so far (a superset of what the cut's tables
+        // gave): after a restart, keys gone from the tables are taken back from it.
+        checkpoint.published = Published {
+            scores: self.scores.clone(),
+            triggers: self.triggers.clone(),
+        };
+        let started = Instant::now();
+        match store.write(&checkpoint) {
+            Ok(path) => {
+                tracing::info!(
+                    at = %format_rfc3339(checkpoint.at),
+                    path = %path.display(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "checkpoint written"
+                );
+                checkpoint
+                    .partitions
+                    .iter()
+                    .filter_map(|p| {
+                        self.source
+                            .partition_id(&p.topic, p.partition)
+                            .map(|id| (id, p.resume))
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checkpoint not written");
+                Vec::new()
+            }
         }
     }
 
@@ -726,7 +980,7 @@ impl Publisher<'_> {
                 seen.insert(shown.clone());
                 let mut object = table.row_json(i);
                 let text = serde_json::to_string(&object).expect("JSON object");
-                if last.get(&shown) == Some(&text) {
+                if !self.refresh && last.get(&shown) == Some(&text) {
                     continue;
                 }
                 object.insert("as_of".into(), format_rfc3339(through).into());
@@ -756,6 +1010,7 @@ impl Publisher<'_> {
                 });
             }
         }
+        self.refresh = false;
     }
 
     fn write_reject(&mut self, r: Rejected) {
@@ -789,6 +1044,47 @@ impl Publisher<'_> {
             });
         }
     }
+}
+
+/// What a checkpoint's states depend on: the policies' settings and the engine's grain. A
+/// checkpoint taken under others is not restored.
+pub fn config_fingerprint(config: &Config) -> String {
+    use sha2::{Digest, Sha256};
+    let settings = serde_json::to_vec(&(&config.policy, &config.statements.period))
+        .expect("settings serialise");
+    Sha256::digest(&settings)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The newest checkpoint a run with `config` and `options` may start from: None when
+/// checkpoints are off or there is none yet; an error that says what to do when the newest
+/// one does not fit.
+pub fn load_checkpoint(config: &Config, options: &RunOptions) -> Result<Option<Checkpoint>, String> {
+    if config.checkpoints.every.millis() == 0 || options.cluster.addresses.len() > 1 {
+        return Ok(None);
+    }
+    let store = CheckpointStore::new(config.checkpoint_dir(), config.checkpoints.keep);
+    let Some(checkpoint) = store.latest().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let dir = store.dir().display();
+    if checkpoint.config != config_fingerprint(config) {
+        return Err(format!(
+            "the newest checkpoint in {dir} (through {}) was taken under other policy settings: restore those settings, or move the checkpoint directory away to rebuild the state from the log",
+            format_rfc3339(checkpoint.at)
+        ));
+    }
+    let workers = options.cluster.workers.max(1);
+    if checkpoint.workers.len() != workers {
+        return Err(format!(
+            "the newest checkpoint in {dir} was taken with {} workers: run with --workers {} (or move the checkpoint directory away to rebuild the state from the log)",
+            checkpoint.workers.len(),
+            checkpoint.workers.len()
+        ));
+    }
+    Ok(Some(checkpoint))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -88,18 +88,22 @@ impl Source {
     /// Connects, checks that the input topics exist and joins the group, which spreads the
     /// partitions over its members.
     pub fn connect(cfg: &KafkaConfig, timeout: Duration) -> Result<Source, StartError> {
-        Source::connect_share(cfg, timeout, 0, 1)
+        Source::connect_share(cfg, timeout, 0, 1, &[])
     }
 
     /// [`Source::connect`] for process `process` of a timely cluster of `processes`: each
     /// process reads a fixed share of the partitions (every `processes`-th of them all, in
     /// topic and partition order) from the group's committed positions. Fixed, not left to the
     /// group: a partition moving between processes mid-run would be read twice.
+    ///
+    /// `start` gives (topic, partition, offset) to read from instead of the committed position:
+    /// a checkpoint's. With any, the partitions are assigned rather than left to the group.
     pub fn connect_share(
         cfg: &KafkaConfig,
         timeout: Duration,
         process: usize,
         processes: usize,
+        start: &[(String, i32, i64)],
     ) -> Result<Source, StartError> {
         let topics = Arc::new(cfg.input_topics.clone());
         let context = SourceContext {
@@ -132,7 +136,7 @@ impl Source {
             &names,
             timeout,
         )?;
-        if processes <= 1 {
+        if processes <= 1 && start.is_empty() {
             consumer.subscribe(&names).map_err(setting_error)?;
             return Ok(Source { consumer, topics });
         }
@@ -161,7 +165,12 @@ impl Source {
         }
         let mut list = TopicPartitionList::new();
         for id in &mine {
-            list.add_partition_offset(&topics[id.topic as usize], id.partition, Offset::Stored)
+            let topic = &topics[id.topic as usize];
+            let offset = start
+                .iter()
+                .find(|(t, p, _)| t == topic && *p == id.partition)
+                .map_or(Offset::Stored, |(_, _, offset)| Offset::Offset(*offset));
+            list.add_partition_offset(topic, id.partition, offset)
                 .map_err(setting_error)?;
         }
         consumer.assign(&list).map_err(setting_error)?;
@@ -176,6 +185,15 @@ impl Source {
 
     pub fn topic_name(&self, id: PartitionId) -> &str {
         &self.topics[id.topic as usize]
+    }
+
+    /// The id of an input topic's partition, by the topic's name (None: not an input topic).
+    pub fn partition_id(&self, topic: &str, partition: i32) -> Option<PartitionId> {
+        let index = self.topics.iter().position(|t| t == topic)?;
+        Some(PartitionId {
+            topic: index as u16,
+            partition,
+        })
     }
 
     /// Waits up to `wait` for a first message, then takes what is already there, up to `max`.

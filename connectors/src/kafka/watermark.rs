@@ -35,6 +35,9 @@ pub enum Outcome {
     /// A valid event older than the completed time: kept, not counted.
     Late(Millis),
     Rejected,
+    /// Already in the checkpoint the run was restored from: not fed or counted again; its ts
+    /// (when it decodes) still moves the partition's watermark.
+    Skipped(Option<Millis>),
 }
 
 /// Counters of one partition, as the `ingest` table shows them.
@@ -134,7 +137,31 @@ impl Watermarks {
             }
             Outcome::Late(_) => p.stats.late += 1,
             Outcome::Rejected => p.stats.rejected += 1,
+            Outcome::Skipped(ts) => {
+                if let Some(ts) = ts {
+                    p.newest_ts = Some(p.newest_ts.map_or(ts, |n| n.max(ts)));
+                }
+            }
         }
+    }
+
+    /// A partition as a checkpoint left it: its counters and newest ts.
+    pub fn restore(&mut self, id: PartitionId, stats: PartitionStats, newest_ts: Option<Millis>, now: u64) {
+        let p = self.partition(id, now);
+        p.stats = stats;
+        p.newest_ts = newest_ts;
+    }
+
+    /// A partition's counters and newest ts, as a checkpoint keeps them.
+    pub fn saved(&self, id: PartitionId) -> Option<(PartitionStats, Option<Millis>)> {
+        self.partitions
+            .get(&id)
+            .map(|p| (p.stats.clone(), p.newest_ts))
+    }
+
+    /// Every partition known.
+    pub fn ids(&self) -> Vec<PartitionId> {
+        self.partitions.keys().copied().collect()
     }
 
     pub fn committed(&mut self, id: PartitionId, offset: i64) {
