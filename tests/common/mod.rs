@@ -65,6 +65,8 @@ pub fn replay_csv(events: &Path, queries: &[&str], extra: &[&str]) -> Output {
     meritflow(&args)
 }
 
+pub mod kafka;
+
 /// `shared/tools/csvdiff EXPECTED ACTUAL`: Ok, or its report of the first differences.
 pub fn csvdiff(expected: &Path, actual: &Path) -> Result<(), String> {
     let diff = Command::new("python3")
