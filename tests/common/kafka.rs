@@ -66,6 +66,11 @@ pub struct Setup {
 
 /// Topics `<name>.<role>` on the broker at `port`, and a config file naming them.
 pub fn setup(name: &str, port: u16) -> Setup {
+    setup_with(name, port, "", "")
+}
+
+/// [`setup`] with more `[statements]` lines and more sections at the end of the config.
+pub fn setup_with(name: &str, port: u16, statements: &str, sections: &str) -> Setup {
     let name = format!("{name}-{}", std::process::id());
     let brokers = format!("127.0.0.1:{port}");
     let config = scratch(&format!("{name}.toml"));
@@ -86,10 +91,13 @@ max_future = "0s"
 
 [statements]
 storage_dir = "{store}"
+{statements}
 
 # Tests run many pipelines at once: no SQL server (tests/sql.rs covers it).
 [sql]
 listen = ""
+
+{sections}
 "#,
             store = scratch(&format!("{name}-store")).display()
         ),
@@ -131,7 +139,13 @@ impl Setup {
 
     /// `meritflow run` with `extra` arguments; its stdout is kept for [`Running::stop`].
     pub fn run_with(&self, extra: &[&str]) -> Running {
+        self.run_env(extra, &[])
+    }
+
+    /// [`Setup::run_with`] with environment variables set for the run.
+    pub fn run_env(&self, extra: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_meritflow"))
+            .envs(env.iter().copied())
             .args([
                 "run",
                 "--config",
@@ -454,12 +468,17 @@ pub fn assert_same_as_replay(setup: &Setup, events: &Path) {
 /// The sha256 and row count `meritflow statement` prints for October's statement of `policy`
 /// in `store`.
 pub fn statement_sha(store: &Path, policy: &str) -> (String, u64) {
+    statement_sha_of(store, policy, "2026-10")
+}
+
+/// The sha256 and row count of `policy`'s statement for `period` in `store`.
+pub fn statement_sha_of(store: &Path, policy: &str, period: &str) -> (String, u64) {
     let output = meritflow(&[
         "statement",
         "--policy",
         policy,
         "--period",
-        "2026-10",
+        period,
         "--store",
         store.to_str().unwrap(),
     ]);

@@ -1,0 +1,208 @@
+//! Crash recovery through a real broker (tansu, started by `deploy/kafka-dev`): `meritflow run`
+//! killed with SIGKILL at random moments, during a checkpoint's write and during a statement's
+//! write, and started again each time, ends with the topics, the counters, the committed
+//! offsets and the statements that one replay of the same events gives.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::kafka::*;
+use common::{meritflow, replay_csv, scratch, stdout};
+use serde_json::Value;
+
+/// A crynux fleet and an sla fleet over three days, merged in ts order, with one line in 997
+/// replaced by bytes that are not an event. Returns the file, its chunks (in order, for a
+/// producer that keeps writing while the run is killed), the last slot, and the counts of
+/// valid and broken lines.
+fn stream(name: &str) -> (PathBuf, Vec<PathBuf>, String, u64, u64) {
+    let crynux = stdout(&meritflow(&[
+        "simulate", "--nodes", "60", "--hours", "72", "--seed", "13", "--limit", "24000",
+    ]));
+    let sla = stdout(&meritflow(&[
+        "simulate", "--network", "sla", "--nodes", "5", "--days", "3", "--seed", "4",
+    ]));
+    let ts = |line: &str| serde_json::from_str::<Value>(line).ok()?["ts"].as_u64();
+    let mut lines: Vec<(u64, String)> = crynux
+        .lines()
+        .chain(sla.lines())
+        .filter_map(|l| Some((ts(l)?, l.to_owned())))
+        .collect();
+    lines.sort_by_key(|(t, _)| *t);
+    let last = lines.last().unwrap().0;
+    let mut broken = 0;
+    for (i, (_, line)) in lines.iter_mut().enumerate() {
+        if i % 997 == 500 {
+            *line = format!("{{\"kind\": \"task_round\", \"ts\": \"not a time {i}\"}}");
+            broken += 1;
+        }
+    }
+    let valid = lines.len() as u64 - broken;
+    let text: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let path = scratch(&format!("{name}.jsonl"));
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    let chunks = text
+        .chunks(text.len().div_ceil(12))
+        .enumerate()
+        .map(|(i, chunk)| {
+            let chunk_path = scratch(&format!("{name}-{i:02}.jsonl"));
+            std::fs::write(&chunk_path, chunk.join("\n") + "\n").unwrap();
+            chunk_path
+        })
+        .collect();
+    let slot = last.div_ceil(60_000) * 60_000;
+    let through = chrono::DateTime::from_timestamp_millis(slot as i64).unwrap();
+    let through = through.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    (path, chunks, through, valid, broken)
+}
+
+/// A small deterministic generator (xorshift), seeded and printed so a failure can be rerun.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn kill_9(run: &mut Running) {
+    let pid = run.child.id().to_string();
+    Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+    let _ = run.child.wait();
+}
+
+/// Waits for `needle` on the run's stderr.
+fn wait_for(run: &mut Running, needle: &str, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match run.lines.recv_timeout(left) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                run.seen.push(line);
+                if found {
+                    return;
+                }
+            }
+            Err(_) => panic!(
+                "no `{needle}` within {timeout:?}; stderr:\n{}",
+                run.seen.join("\n")
+            ),
+        }
+    }
+}
+
+/// Every statement in `store`: (policy, period) → (sha256, rows).
+fn statements(store: &Path) -> BTreeMap<(String, String), (String, u64)> {
+    let mut all = BTreeMap::new();
+    let Ok(policies) = std::fs::read_dir(store) else {
+        return all;
+    };
+    for policy in policies.flatten() {
+        let name = policy.file_name().to_string_lossy().into_owned();
+        let Some(policy_name) = name.strip_prefix("policy=") else {
+            continue;
+        };
+        for period in std::fs::read_dir(policy.path()).unwrap().flatten() {
+            let name = period.file_name().to_string_lossy().into_owned();
+            if let Some(period_name) = name.strip_prefix("period=") {
+                let sha = statement_sha_of(store, policy_name, period_name);
+                all.insert((policy_name.to_owned(), period_name.to_owned()), sha);
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
+    broker(9092);
+    let setup = setup_with(
+        "crash",
+        9092,
+        "period = \"day\"",
+        "[checkpoints]\nevery = \"1s\"\nkeep = 2\n",
+    );
+    let store = scratch(&format!("{}-store", setup.name));
+    let (events, chunks, through, valid, broken) = stream(&setup.name);
+    let seed = 0x9e37_79b9 ^ std::process::id() as u64;
+    eprintln!("crash test seed {seed}");
+    let mut rng = Rng(seed | 1);
+
+    let producer = {
+        let config = setup.config.clone();
+        std::thread::spawn(move || {
+            for chunk in chunks {
+                stdout(&meritflow(&[
+                    "produce",
+                    "--config",
+                    config.to_str().unwrap(),
+                    "--events",
+                    chunk.to_str().unwrap(),
+                ]));
+                std::thread::sleep(Duration::from_millis(800));
+            }
+        })
+    };
+
+    // The first run stops inside the first statement's write, the second inside a
+    // checkpoint's; the others at a random moment of their first seconds.
+    let plan = [
+        Some("statement-write"),
+        Some("checkpoint-write"),
+        None,
+        None,
+        None,
+        None,
+    ];
+    for (round, failpoint) in plan.into_iter().enumerate() {
+        let env: Vec<(&str, &str)> = failpoint.map(|f| ("MERITFLOW_FAILPOINT", f)).into_iter().collect();
+        let mut run = setup.run_env(&[], &env);
+        match failpoint {
+            Some(point) => wait_for(&mut run, &format!("failpoint {point} reached"), Duration::from_secs(180)),
+            None => std::thread::sleep(Duration::from_millis(1_000 + rng.below(4_000))),
+        }
+        kill_9(&mut run);
+        run.seen.extend(run.lines.try_iter());
+        eprintln!("round {round}: killed ({failpoint:?}) after:\n{}", run.seen.iter().rev().take(3).cloned().collect::<Vec<_>>().join("\n"));
+    }
+    producer.join().unwrap();
+
+    let mut last = setup.run();
+    last.wait_through(&through, Duration::from_secs(300));
+    let stderr = last.stop();
+    assert!(
+        stderr.contains("resuming from the checkpoint through"),
+        "the last run starts from a checkpoint:\n{stderr}"
+    );
+    assert_eq!(
+        counted(&stderr),
+        (valid, broken, 0),
+        "every event counted once over all the runs:\n{stderr}"
+    );
+    assert_same_as_replay(&setup, &events);
+    let rejects = setup.read("rejects");
+    assert_eq!(rejects.len() as u64, broken, "each broken line in the rejects topic");
+    setup.assert_all_committed();
+
+    let replay_store = scratch(&format!("{}-replay-store", setup.name));
+    stdout(&replay_csv(
+        &events,
+        &["SELECT 1"],
+        &[
+            "--config",
+            setup.config.to_str().unwrap(),
+            "--store",
+            replay_store.to_str().unwrap(),
+        ],
+    ));
+    let replayed = statements(&replay_store);
+    assert!(replayed.len() >= 2, "the stream closes periods: {replayed:?}");
+    assert_eq!(statements(&store), replayed, "the same statements as one replay");
+}
