@@ -260,6 +260,7 @@ pub fn run(
                 pieces: Vec::new(),
                 cut: None,
                 refresh: resumed_at.is_some(),
+                resumed_at,
             };
             publisher.scores = published_before.scores;
             publisher.triggers = published_before.triggers;
@@ -695,6 +696,8 @@ struct Publisher<'a> {
     /// Restored: the next publication writes every row, and takes back what is gone since what
     /// was last written before the restart.
     refresh: bool,
+    /// The checkpoint's moment, when restored: nothing before it can be read any more.
+    resumed_at: Option<Millis>,
 }
 
 impl Publisher<'_> {
@@ -738,7 +741,10 @@ impl Publisher<'_> {
         // Published moments are slot boundaries, as in replay: the tables depend on the moment
         // (health recovers with time), and a boundary is what every event was counted at.
         let slide = self.config.policy.crynux.slide.millis();
-        let boundary = outputs.complete_through().map(|t| t / slide * slide);
+        let boundary = outputs
+            .complete_through()
+            .map(|t| t / slide * slide)
+            .filter(|t| self.resumed_at.is_none_or(|at| *t >= at));
         if !self.primary {
             self.published = shared.published.load(Ordering::SeqCst).checked_sub(1);
         } else if let Some(through) = boundary {
@@ -841,7 +847,7 @@ impl Publisher<'_> {
                     partition: id.partition,
                     resume: after_cut.first().copied().unwrap_or(last + 1),
                     last,
-                    events: stats.events - after_cut.len() as u64,
+                    events: stats.events.saturating_sub(after_cut.len() as u64),
                     after_cut,
                     rejected: stats.rejected,
                     late: stats.late,
