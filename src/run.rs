@@ -69,8 +69,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         .map(|p| (p.topic.clone(), p.partition, p.resume))
         .collect();
     let cluster = &options.cluster;
-    let source =
-        Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes, &start)?;
+    let source = Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes, &start)?;
     if let Some(checkpoint) = &from {
         eprintln!(
             "meritflow: resuming from the checkpoint through {} in {} ({} partitions read on from its offsets)",
@@ -107,16 +106,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut last_status = Instant::now();
     let sql = crate::sql::LiveSql::start(&config)?;
     let mut last_tables = Vec::new();
-    let summary = pipeline::run(&config, &options, source, sink, &stop, from, |p: &Publication| {
-        sql.publish(p);
-        if !every.is_zero() && last_status.elapsed() >= every {
-            last_status = Instant::now();
-            eprintln!("{}", status(p));
-        }
-        if !args.query.is_empty() {
-            last_tables = p.tables.to_vec();
-        }
-    })
+    let summary = pipeline::run(
+        &config,
+        &options,
+        source,
+        sink,
+        &stop,
+        from,
+        |p: &Publication| {
+            sql.publish(p);
+            if !every.is_zero() && last_status.elapsed() >= every {
+                last_status = Instant::now();
+                eprintln!("{}", status(p));
+            }
+            if !args.query.is_empty() {
+                last_tables = p.tables.to_vec();
+            }
+        },
+    )
     .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
     drop(_stdout_to_stderr);
     let stopped = stop.load(Ordering::SeqCst);

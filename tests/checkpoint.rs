@@ -88,36 +88,45 @@ fn run(
     let events = Arc::new(events);
     let cuts: Arc<Mutex<Vec<(usize, engine::WorkerCut)>>> = Arc::default();
     let taken = Arc::clone(&cuts);
-    let outputs = engine::run_from(config, &Cluster::local(workers), restore, move |mut session| {
-        let index = session.index();
-        let stop = cut.map_or(end, |(at, _)| at);
-        if index == 0 {
-            for (event, seq) in events.iter() {
-                if slot(event.ts, grain) > stop {
-                    break;
-                }
-                session.feed(event, *seq);
-            }
-            if let Some((at, ahead)) = cut {
+    let outputs = engine::run_from(
+        config,
+        &Cluster::local(workers),
+        restore,
+        move |mut session| {
+            let index = session.index();
+            let stop = cut.map_or(end, |(at, _)| at);
+            if index == 0 {
                 for (event, seq) in events.iter() {
-                    let at_slot = slot(event.ts, grain);
-                    if at_slot > at && at_slot <= at + ahead {
-                        session.feed_ahead(event, *seq);
+                    if slot(event.ts, grain) > stop {
+                        break;
+                    }
+                    session.feed(event, *seq);
+                }
+                if let Some((at, ahead)) = cut {
+                    for (event, seq) in events.iter() {
+                        let at_slot = slot(event.ts, grain);
+                        if at_slot > at && at_slot <= at + ahead {
+                            session.feed_ahead(event, *seq);
+                        }
                     }
                 }
             }
-        }
-        if let Some((at, _)) = cut {
-            let taken = Arc::clone(&taken);
-            session.checkpoint(at, move |c| taken.lock().unwrap().push((index, c)));
-        }
-        session.stop_after(stop);
-    })
+            if let Some((at, _)) = cut {
+                let taken = Arc::clone(&taken);
+                session.checkpoint(at, move |c| taken.lock().unwrap().push((index, c)));
+            }
+            session.stop_after(stop);
+        },
+    )
     .expect("engine run");
     let restore = cut.map(|(at, _)| {
         let mut cuts = std::mem::take(&mut *cuts.lock().unwrap());
         cuts.sort_by_key(|(i, _)| *i);
-        let outputs = cuts[0].1.outputs.clone().expect("worker 0 gathers the outputs");
+        let outputs = cuts[0]
+            .1
+            .outputs
+            .clone()
+            .expect("worker 0 gathers the outputs");
         Restore {
             at,
             workers: cuts.into_iter().map(|(_, c)| c.states).collect(),
@@ -142,7 +151,11 @@ fn a_restored_run_gives_what_one_run_gives() {
     );
     // Cuts at a period's close, in the middle of a busy day and near the end; events of the
     // next 10 minutes already waiting in the operators at each.
-    let cuts = [START + DAY, START + DAY + 7 * 3_600_000 + 17 * 60_000, end - 3 * grain];
+    let cuts = [
+        START + DAY,
+        START + DAY + 7 * 3_600_000 + 17 * 60_000,
+        end - 3 * grain,
+    ];
     for workers in [1, 2] {
         for at in cuts {
             let at = slot(at, grain);
@@ -155,7 +168,11 @@ fn a_restored_run_gives_what_one_run_gives() {
             let (restored, _) = run(&config, workers, &events, saved, None, end);
             let got = tables(&restored, end, &config);
             for (g, e) in got.iter().zip(&expected) {
-                assert_eq!(g, e, "table {} after a restore at {at} ({workers} workers)", e.name);
+                assert_eq!(
+                    g, e,
+                    "table {} after a restore at {at} ({workers} workers)",
+                    e.name
+                );
             }
             assert_eq!(got.len(), expected.len());
         }

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::kafka::*;
 use common::{meritflow, replay_csv, scratch, stdout};
@@ -23,7 +23,15 @@ fn stream(name: &str) -> (PathBuf, Vec<PathBuf>, String, u64, u64) {
         "simulate", "--nodes", "60", "--hours", "72", "--seed", "13", "--limit", "24000",
     ]));
     let sla = stdout(&meritflow(&[
-        "simulate", "--network", "sla", "--nodes", "5", "--days", "3", "--seed", "4",
+        "simulate",
+        "--network",
+        "sla",
+        "--nodes",
+        "5",
+        "--days",
+        "3",
+        "--seed",
+        "4",
     ]));
     let ts = |line: &str| serde_json::from_str::<Value>(line).ok()?["ts"].as_u64();
     let mut lines: Vec<(u64, String)> = crynux
@@ -75,27 +83,6 @@ fn kill_9(run: &mut Running) {
     let pid = run.child.id().to_string();
     Command::new("kill").args(["-KILL", &pid]).status().unwrap();
     let _ = run.child.wait();
-}
-
-/// Waits for `needle` on the run's stderr.
-fn wait_for(run: &mut Running, needle: &str, timeout: Duration) {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match run.lines.recv_timeout(left) {
-            Ok(line) => {
-                let found = line.contains(needle);
-                run.seen.push(line);
-                if found {
-                    return;
-                }
-            }
-            Err(_) => panic!(
-                "no `{needle}` within {timeout:?}; stderr:\n{}",
-                run.seen.join("\n")
-            ),
-        }
-    }
 }
 
 /// Every statement in `store`: (policy, period) → (sha256, rows).
@@ -162,15 +149,30 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         None,
     ];
     for (round, failpoint) in plan.into_iter().enumerate() {
-        let env: Vec<(&str, &str)> = failpoint.map(|f| ("MERITFLOW_FAILPOINT", f)).into_iter().collect();
+        let env: Vec<(&str, &str)> = failpoint
+            .map(|f| ("MERITFLOW_FAILPOINT", f))
+            .into_iter()
+            .collect();
         let mut run = setup.run_env(&[], &env);
         match failpoint {
-            Some(point) => wait_for(&mut run, &format!("failpoint {point} reached"), Duration::from_secs(180)),
+            Some(point) => {
+                let needle = format!("failpoint {point} reached");
+                run.wait_for_line(&needle, Duration::from_secs(180), |l| l.contains(&needle))
+            }
             None => std::thread::sleep(Duration::from_millis(1_000 + rng.below(4_000))),
         }
         kill_9(&mut run);
         run.seen.extend(run.lines.try_iter());
-        eprintln!("round {round}: killed ({failpoint:?}) after:\n{}", run.seen.iter().rev().take(3).cloned().collect::<Vec<_>>().join("\n"));
+        eprintln!(
+            "round {round}: killed ({failpoint:?}) after:\n{}",
+            run.seen
+                .iter()
+                .rev()
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     producer.join().unwrap();
 
@@ -188,7 +190,11 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
     );
     assert_same_as_replay(&setup, &events);
     let rejects = setup.read("rejects");
-    assert_eq!(rejects.len() as u64, broken, "each broken line in the rejects topic");
+    assert_eq!(
+        rejects.len() as u64,
+        broken,
+        "each broken line in the rejects topic"
+    );
     setup.assert_all_committed();
 
     let replay_store = scratch(&format!("{}-replay-store", setup.name));
@@ -203,6 +209,13 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         ],
     ));
     let replayed = statements(&replay_store);
-    assert!(replayed.len() >= 2, "the stream closes periods: {replayed:?}");
-    assert_eq!(statements(&store), replayed, "the same statements as one replay");
+    assert!(
+        replayed.len() >= 2,
+        "the stream closes periods: {replayed:?}"
+    );
+    assert_eq!(
+        statements(&store),
+        replayed,
+        "the same statements as one replay"
+    );
 }

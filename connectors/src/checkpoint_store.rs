@@ -202,7 +202,10 @@ impl CheckpointStore {
             let name = entry.file_name().to_string_lossy().into_owned();
             let (complete, number) = match name.strip_prefix("cut-") {
                 Some(n) => (true, n),
-                None => match name.strip_prefix(".cut-").and_then(|n| n.strip_suffix(".partial")) {
+                None => match name
+                    .strip_prefix(".cut-")
+                    .and_then(|n| n.strip_suffix(".partial"))
+                {
                     Some(n) => (false, n),
                     None => continue,
                 },
@@ -217,13 +220,20 @@ impl CheckpointStore {
     /// The newest complete checkpoint whose files match their manifest (None: there is none).
     /// One that does not is skipped with a warning, and an older one is tried.
     pub fn latest(&self) -> Result<Option<Checkpoint>, CheckpointError> {
-        let mut complete: Vec<Millis> = self.cuts()?.into_iter().filter(|c| c.1).map(|c| c.0).collect();
+        let mut complete: Vec<Millis> = self
+            .cuts()?
+            .into_iter()
+            .filter(|c| c.1)
+            .map(|c| c.0)
+            .collect();
         complete.sort_unstable_by(|a, b| b.cmp(a));
         for at in complete {
             let path = self.dir.join(cut_name(at));
             match read(&path) {
                 Ok(checkpoint) => return Ok(Some(checkpoint)),
-                Err(message) => tracing::warn!(path = %path.display(), %message, "checkpoint not usable; trying an older one"),
+                Err(message) => {
+                    tracing::warn!(path = %path.display(), %message, "checkpoint not usable; trying an older one")
+                }
             }
         }
         Ok(None)
@@ -242,14 +252,23 @@ fn read(path: &Path) -> Result<Checkpoint, String> {
     }
     let mut blobs: HashMap<String, Vec<u8>> = HashMap::new();
     for file in &manifest.files {
-        let bytes = std::fs::read(path.join(&file.name)).map_err(|e| format!("{}: {e}", file.name))?;
+        let bytes =
+            std::fs::read(path.join(&file.name)).map_err(|e| format!("{}: {e}", file.name))?;
         if sha256(&bytes) != file.sha256 {
-            return Err(format!("{} does not match its sha256 in the manifest", file.name));
+            return Err(format!(
+                "{} does not match its sha256 in the manifest",
+                file.name
+            ));
         }
         blobs.insert(file.name.clone(), bytes);
     }
-    fn decode<T: serde::de::DeserializeOwned>(blobs: &HashMap<String, Vec<u8>>, name: &str) -> Result<T, String> {
-        let bytes = blobs.get(name).ok_or_else(|| format!("the manifest names no {name}"))?;
+    fn decode<T: serde::de::DeserializeOwned>(
+        blobs: &HashMap<String, Vec<u8>>,
+        name: &str,
+    ) -> Result<T, String> {
+        let bytes = blobs
+            .get(name)
+            .ok_or_else(|| format!("the manifest names no {name}"))?;
         bincode::deserialize(bytes).map_err(|e| format!("{name}: {e}"))
     }
     let workers = (0..manifest.workers)
@@ -297,7 +316,8 @@ mod tests {
     }
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("meritflow-ckpt-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("meritflow-ckpt-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         dir
     }

@@ -93,11 +93,9 @@ impl StateRegistry {
     /// saved state found its operator.
     pub fn check(&self) -> Result<(), String> {
         let mut errors = self.errors.clone();
-        errors.extend(
-            self.restored
-                .keys()
-                .map(|name| format!("the checkpoint holds a state for `{name}`, which no operator has")),
-        );
+        errors.extend(self.restored.keys().map(|name| {
+            format!("the checkpoint holds a state for `{name}`, which no operator has")
+        }));
         if errors.is_empty() {
             Ok(())
         } else {

@@ -505,11 +505,7 @@ impl Session<'_> {
             }
         }
         let states = self.states.borrow().save();
-        let outputs = gathers.then(|| {
-            self.outputs
-                .save(at)
-                .expect("captured outputs serialise")
-        });
+        let outputs = gathers.then(|| self.outputs.save(at).expect("captured outputs serialise"));
         handed(WorkerCut { states, outputs });
         // No worker goes past the cut before every worker has taken its part.
         self.all_settled.wait();
@@ -681,7 +677,11 @@ where
         let w = worker.index() - first_local;
         let control = Control::install(worker, Arc::clone(&heard), process, processes);
         let main = worker.next_dataflow_index();
-        let mine = saved.lock().expect("saved states lock").get_mut(w).and_then(Option::take);
+        let mine = saved
+            .lock()
+            .expect("saved states lock")
+            .get_mut(w)
+            .and_then(Option::take);
         let states = match mine {
             Some(states) => crate::checkpoint::StateRegistry::restoring(states),
             None => crate::checkpoint::StateRegistry::fresh(),

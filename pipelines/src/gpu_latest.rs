@@ -9,10 +9,10 @@ use foldhash::{HashMap, HashMapExt};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::Scope;
 
+use crate::checkpoint::States;
 use crate::events::{Body, Event};
 use crate::float::F64;
 use crate::id::{Id, Interner};
-use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs, MomentState};
 use crate::table::{int, opt_int, timestamp, ColumnType::*, Table};
 use crate::time::Millis;

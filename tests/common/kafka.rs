@@ -239,7 +239,11 @@ impl Setup {
     }
 
     /// Calls `each` with every message of the topic, read from the start to each partition's end.
-    pub fn each_message(&self, role: &str, mut each: impl FnMut(&rdkafka::message::BorrowedMessage)) {
+    pub fn each_message(
+        &self,
+        role: &str,
+        mut each: impl FnMut(&rdkafka::message::BorrowedMessage),
+    ) {
         let topic = format!("{}.{role}", self.name);
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.brokers)
@@ -284,19 +288,27 @@ pub struct Running {
 impl Running {
     /// Waits for a status line saying results are complete through `through` (RFC 3339).
     pub fn wait_through(&mut self, through: &str, timeout: Duration) {
+        let what = format!("complete through {through}");
+        self.wait_for_line(&what, timeout, |line| {
+            complete_through(line).is_some_and(|t| t >= through)
+        });
+    }
+
+    /// Waits for a line of stderr that `wanted` picks; `what` names it when none comes.
+    pub fn wait_for_line(&mut self, what: &str, timeout: Duration, wanted: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => {
-                    let done = complete_through(&line).is_some_and(|t| t >= through);
+                    let done = wanted(&line);
                     self.seen.push(line);
                     if done {
                         return;
                     }
                 }
                 Err(_) => panic!(
-                    "not complete through {through} in {timeout:?}; stderr:\n{}",
+                    "not {what} in {timeout:?}; stderr:\n{}",
                     self.seen.join("\n")
                 ),
             }

@@ -236,7 +236,15 @@ pub fn run(
     let every = Duration::from_millis(config.checkpoints.every.millis());
     std::thread::scope(|scope| {
         let ingest = scope.spawn(|| {
-            ingest(&source, batch_txs, &shared, stop, options.batch, idle, every)
+            ingest(
+                &source,
+                batch_txs,
+                &shared,
+                stop,
+                options.batch,
+                idle,
+                every,
+            )
         });
         let publisher = scope.spawn(|| {
             let mut publisher = Publisher {
@@ -1067,7 +1075,10 @@ pub fn config_fingerprint(config: &Config) -> String {
 /// The newest checkpoint a run with `config` and `options` may start from: None when
 /// checkpoints are off or there is none yet; an error that says what to do when the newest
 /// one does not fit.
-pub fn load_checkpoint(config: &Config, options: &RunOptions) -> Result<Option<Checkpoint>, String> {
+pub fn load_checkpoint(
+    config: &Config,
+    options: &RunOptions,
+) -> Result<Option<Checkpoint>, String> {
     if config.checkpoints.every.millis() == 0 || options.cluster.addresses.len() > 1 {
         return Ok(None);
     }

@@ -146,7 +146,13 @@ impl Watermarks {
     }
 
     /// A partition as a checkpoint left it: its counters and newest ts.
-    pub fn restore(&mut self, id: PartitionId, stats: PartitionStats, newest_ts: Option<Millis>, now: u64) {
+    pub fn restore(
+        &mut self,
+        id: PartitionId,
+        stats: PartitionStats,
+        newest_ts: Option<Millis>,
+        now: u64,
+    ) {
         let p = self.partition(id, now);
         p.stats = stats;
         p.newest_ts = newest_ts;

@@ -23,9 +23,9 @@ use foldhash::{HashMap, HashMapExt};
 use super::config::CrynuxConfig;
 use super::formulas::TaskInput;
 use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
+use super::tables::PayRow;
 pub use super::task_window::{freeze_after, window_pass, TaskRow};
 use super::task_window::{TaskOut, TaskWindows};
-use super::tables::PayRow;
 pub use super::vram::GpuReading;
 use super::vram::VramState;
 use crate::checkpoint::States;
@@ -205,7 +205,10 @@ impl MomentState<MachineInput, NodeOut> for NodeMachines {
         touched.dedup();
         let mut out = Vec::new();
         for node in touched {
-            let machine = self.machines.get_mut(&node).expect("touched machines exist");
+            let machine = self
+                .machines
+                .get_mut(&node)
+                .expect("touched machines exist");
             machine.evaluate_kickout(time, cfg);
             let now = machine.outputs();
             let before = self.shown.remove(&node).unwrap_or_default();

@@ -55,10 +55,7 @@ impl MomentState<GpuReading, (Id, u64)> for VramState {
         let leaves = t.saturating_add(self.window);
         for ((node, gpu), (ts, seq, vram)) in inputs {
             let gpus = self.gpus.entry(node.clone()).or_default();
-            if gpus
-                .get(&gpu)
-                .is_some_and(|l| (l.ts, l.seq) >= (ts, seq))
-            {
+            if gpus.get(&gpu).is_some_and(|l| (l.ts, l.seq) >= (ts, seq)) {
                 continue;
             }
             let latest = Latest {
@@ -68,7 +65,8 @@ impl MomentState<GpuReading, (Id, u64)> for VramState {
                 leaves,
             };
             if let Some(old) = gpus.insert(gpu.clone(), latest) {
-                self.expiries.remove(&(old.leaves, node.clone(), gpu.clone()));
+                self.expiries
+                    .remove(&(old.leaves, node.clone(), gpu.clone()));
             }
             self.expiries.insert((leaves, node.clone(), gpu));
             touched.insert(node);
