@@ -118,6 +118,19 @@ mod tests {
         assert_eq!(t.in_flight(), 0);
     }
 
+    #[test]
+    fn a_cut_leaves_out_only_the_counted_events_after_it() {
+        let mut t = CommitTracker::default();
+        t.record(P, 10, 120);
+        t.record(P, 11, OUT_WITH_NEXT_PUBLICATION);
+        t.record(P, 12, 180);
+        t.record(P, 13, 60);
+        t.record(P, 14, 240);
+        assert_eq!(t.after(P, 120, 13), vec![12], "through offset 13, after moment 120");
+        assert_eq!(t.after(P, 120, 14), vec![12, 14]);
+        assert_eq!(t.after(P, 240, 14), Vec::<i64>::new());
+    }
+
     proptest! {
         /// Against the definition: the position is the smallest offset whose slot is not yet
         /// published, or one past the last.
