@@ -63,11 +63,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         ..RunOptions::default()
     };
     let from = pipeline::load_checkpoint(&config, &options).map_err(|e| anyhow::anyhow!(e))?;
-    let start: Vec<(String, i32, i64)> = from
-        .iter()
-        .flat_map(|c| c.partitions.iter())
-        .map(|p| (p.topic.clone(), p.partition, p.resume))
-        .collect();
+    let start = from
+        .as_ref()
+        .map(pipeline::start_positions)
+        .unwrap_or_default();
     let cluster = &options.cluster;
     let source = Source::connect_share(kafka, CONNECT_TIMEOUT, cluster.process, processes, &start)?;
     if let Some(checkpoint) = &from {

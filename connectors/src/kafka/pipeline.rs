@@ -120,9 +120,40 @@ struct CutPiece {
     partitions: Vec<(PartitionId, PartitionStats, Option<Millis>)>,
 }
 
-/// Per partition, what a restored run does not read again: messages through the offset that
-/// are not in the set were in the checkpoint.
-type Skips = HashMap<PartitionId, (i64, std::collections::HashSet<i64>)>;
+/// Per partition, what a restored run does not count again.
+struct Skip {
+    /// Messages before it are in the checkpoint.
+    resume: i64,
+    /// From `resume` through `last`, the messages not in `after_cut` are in the checkpoint too.
+    last: i64,
+    after_cut: std::collections::HashSet<i64>,
+}
+
+impl Skip {
+    fn covers(&self, offset: i64) -> bool {
+        offset < self.resume || (offset <= self.last && !self.after_cut.contains(&offset))
+    }
+}
+
+type Skips = HashMap<PartitionId, Skip>;
+
+/// How far before a checkpoint's position a restored partition is read from. Kafka answers a
+/// fetch at an offset inside a record batch with that whole batch (the client drops what
+/// comes before the offset); some Kafka-protocol brokers (tansu 0.6) answer with the batch
+/// *after* it, which would lose the rest of the batch. Reading from this many messages earlier
+/// (librdkafka's largest producer batch by default) lands at or before the position on both;
+/// what comes before it is skipped, and a partition whose first message is still after its
+/// position is reported as an error.
+pub const SEEK_BACK: i64 = 10_000;
+
+/// Where a run restored from `checkpoint` reads each partition from: (topic, partition, offset).
+pub fn start_positions(checkpoint: &Checkpoint) -> Vec<(String, i32, i64)> {
+    checkpoint
+        .partitions
+        .iter()
+        .map(|p| (p.topic.clone(), p.partition, (p.resume - SEEK_BACK).max(0)))
+        .collect()
+}
 
 /// State shared by the threads of a run.
 struct Shared {
@@ -197,7 +228,14 @@ pub fn run(
                 late: cut.late,
             };
             marks.restore(id, stats, cut.newest_ts, 0);
-            skips.insert(id, (cut.last, cut.after_cut.iter().copied().collect()));
+            skips.insert(
+                id,
+                Skip {
+                    resume: cut.resume,
+                    last: cut.last,
+                    after_cut: cut.after_cut.iter().copied().collect(),
+                },
+            );
         }
         published_before = checkpoint.published;
         restore = Some(Restore {
@@ -416,6 +454,8 @@ fn worker_driver(
         let lead = index == 0;
         let mut told = 0;
         let mut closed = false;
+        // Restored partitions whose first message has been checked against their position.
+        let mut checked = std::collections::HashSet::new();
         // The last checkpoint this worker took part in, as its moment plus one.
         let mut taken = shared.last_cut.load(Ordering::SeqCst);
         while !closed {
@@ -433,7 +473,7 @@ fn worker_driver(
                 }
             }
             for batch in batches {
-                let report = feed(&mut session, batch, &shared, max_future);
+                let report = feed(&mut session, batch, &shared, max_future, &mut checked);
                 let _ = reports.send(ToPublisher::Batch(report));
             }
             // Every worker sees every cut, the last one too: ingest asks for none once it has
@@ -595,17 +635,31 @@ fn feed(
     batch: Vec<Message>,
     shared: &Shared,
     max_future: Millis,
+    checked: &mut std::collections::HashSet<PartitionId>,
 ) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut outcomes = Vec::with_capacity(batch.len());
     let latest_allowed = (max_future > 0).then(|| wall_clock_ms().saturating_add(max_future));
     for m in batch {
-        if let Some((last, after_cut)) = shared.skips.get(&m.partition) {
-            if m.offset <= *last && !after_cut.contains(&m.offset) {
+        if let Some(skip) = shared.skips.get(&m.partition) {
+            if checked.insert(m.partition) && m.offset > skip.resume {
+                tracing::error!(
+                    topic = m.partition.topic,
+                    partition = m.partition.partition,
+                    first = m.offset,
+                    resume = skip.resume,
+                    "after the restart the broker's first message is past the checkpoint's position: messages {}..{} are not read (a broker that answers a fetch with the batch after the one holding the offset, and batches of over {SEEK_BACK} messages); move the checkpoint directory away to rebuild the state from the log",
+                    skip.resume,
+                    m.offset - 1
+                );
+            }
+            if skip.covers(m.offset) {
                 report
                     .consumed
                     .push((m.partition, m.offset, OUT_WITH_NEXT_PUBLICATION));
-                let ts = decode(&m.payload).ok().map(|e| e.ts);
+                let ts = (m.offset >= skip.resume)
+                    .then(|| decode(&m.payload).ok().map(|e| e.ts))
+                    .flatten();
                 outcomes.push((m.partition, m.offset, Outcome::Skipped(ts)));
                 continue;
             }
