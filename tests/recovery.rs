@@ -20,7 +20,17 @@ use serde_json::Value;
 /// valid and broken lines.
 fn stream(name: &str) -> (PathBuf, Vec<PathBuf>, String, u64, u64) {
     let crynux = stdout(&meritflow(&[
-        "simulate", "--nodes", "60", "--hours", "72", "--seed", "13", "--limit", "24000",
+        "simulate",
+        "--nodes",
+        "40",
+        "--hours",
+        "72",
+        "--task-every-ms",
+        "90000",
+        "--seed",
+        "13",
+        "--limit",
+        "24000",
     ]));
     let sla = stdout(&meritflow(&[
         "simulate",
@@ -85,6 +95,14 @@ fn kill_9(run: &mut Running) {
     let _ = run.child.wait();
 }
 
+/// The moment a run says it resumed from, if it did.
+fn resumed_from(stderr: &str) -> Option<String> {
+    let rest = stderr
+        .split("resuming from the checkpoint through ")
+        .nth(1)?;
+    rest.split(' ').next().map(str::to_owned)
+}
+
 /// Every statement in `store`: (policy, period) → (sha256, rows).
 fn statements(store: &Path) -> BTreeMap<(String, String), (String, u64)> {
     let mut all = BTreeMap::new();
@@ -116,6 +134,14 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         "period = \"day\"",
         "[checkpoints]\nevery = \"1s\"\nkeep = 2\n",
     );
+    // The producer pauses between chunks: no partition may be excused as idle meanwhile, or
+    // its next events would be late here and not in the replay.
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        text.replace("idle_timeout = \"3s\"", "idle_timeout = \"15s\""),
+    )
+    .unwrap();
     let store = scratch(&format!("{}-store", setup.name));
     let (events, chunks, through, valid, broken) = stream(&setup.name);
     let seed = 0x9e37_79b9 ^ std::process::id() as u64;
@@ -148,18 +174,36 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         None,
         None,
     ];
+    let mut resumed: Vec<String> = Vec::new();
     for (round, failpoint) in plan.into_iter().enumerate() {
         let env: Vec<(&str, &str)> = failpoint
             .map(|f| ("MERITFLOW_FAILPOINT", f))
             .into_iter()
             .collect();
         let mut run = setup.run_env(&[], &env);
+        // Its start-up lines, the one saying where it resumed from among them.
+        run.wait_for_line("started", Duration::from_secs(60), |l| {
+            l.starts_with("meritflow: reading ")
+        });
         match failpoint {
             Some(point) => {
                 let needle = format!("failpoint {point} reached");
                 run.wait_for_line(&needle, Duration::from_secs(180), |l| l.contains(&needle))
             }
-            None => std::thread::sleep(Duration::from_millis(1_000 + rng.below(4_000))),
+            // Once results have moved past where this run resumed, so that each restart
+            // finds a newer checkpoint; a run that resumed from none is killed at once.
+            None => {
+                let resumed = resumed_from(&run.seen.join("\n"));
+                if let Some(at) = resumed.filter(|at| *at < through) {
+                    run.wait_for_line("past its checkpoint", Duration::from_secs(60), |l| {
+                        common::kafka::complete_through(l).is_some_and(|t| t > at.as_str())
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(rng.below(2_500)));
+            }
+        }
+        if let Some(at) = resumed_from(&run.seen.join("\n")) {
+            resumed.push(at);
         }
         kill_9(&mut run);
         run.seen.extend(run.lines.try_iter());
@@ -175,6 +219,11 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         );
     }
     producer.join().unwrap();
+    resumed.dedup();
+    assert!(
+        resumed.len() >= 2,
+        "the restarts resumed from several checkpoints: {resumed:?}"
+    );
 
     let mut last = setup.run();
     last.wait_through(&through, Duration::from_secs(300));

@@ -126,7 +126,11 @@ mod tests {
         t.record(P, 12, 180);
         t.record(P, 13, 60);
         t.record(P, 14, 240);
-        assert_eq!(t.after(P, 120, 13), vec![12], "through offset 13, after moment 120");
+        assert_eq!(
+            t.after(P, 120, 13),
+            vec![12],
+            "through offset 13, after moment 120"
+        );
         assert_eq!(t.after(P, 120, 14), vec![12, 14]);
         assert_eq!(t.after(P, 240, 14), Vec::<i64>::new());
     }
