@@ -118,7 +118,8 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
     let port = 9193;
     let pid = broker(port);
     assert!(pid > 0, "the outage test needs the pid of its own broker");
-    let setup = setup("outage", port);
+    // Checkpoints every second: they wait out the outage with the results, and commit after.
+    let setup = setup_with("outage", port, "", "[checkpoints]\nevery = \"1s\"\n");
     let (events, through) = generated("outage", 100_000);
     let mut run = setup.run();
     let producer = {
@@ -141,6 +142,7 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
     freeze_for_30s(pid);
     producer.join().unwrap();
     finish_like_replay(run, &setup, &events, &through);
+    setup.assert_all_committed();
     kafka_dev("stop", port);
 }
 
