@@ -122,18 +122,7 @@ fn a_broker_frozen_for_30s_mid_stream_loses_nothing_and_counts_nothing_twice() {
     let setup = setup_with("outage", port, "", "[checkpoints]\nevery = \"1s\"\n");
     let (events, through) = generated("outage", 100_000);
     let mut run = setup.run();
-    let producer = {
-        let (config, events) = (setup.config.clone(), events.clone());
-        std::thread::spawn(move || {
-            stdout(&meritflow(&[
-                "produce",
-                "--config",
-                config.to_str().unwrap(),
-                "--events",
-                events.to_str().unwrap(),
-            ]))
-        })
-    };
+    let producer = setup.produce_meanwhile(vec![events.clone()], Duration::ZERO);
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         !run.done_through(&through),

@@ -148,21 +148,7 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
     eprintln!("crash test seed {seed}");
     let mut rng = Rng(seed | 1);
 
-    let producer = {
-        let config = setup.config.clone();
-        std::thread::spawn(move || {
-            for chunk in chunks {
-                stdout(&meritflow(&[
-                    "produce",
-                    "--config",
-                    config.to_str().unwrap(),
-                    "--events",
-                    chunk.to_str().unwrap(),
-                ]));
-                std::thread::sleep(Duration::from_millis(800));
-            }
-        })
-    };
+    let producer = setup.produce_meanwhile(chunks, Duration::from_millis(800));
 
     // The first run stops inside the first statement's write, the second inside a
     // checkpoint's; the others at a random moment of their first seconds.

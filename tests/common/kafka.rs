@@ -124,13 +124,22 @@ listen = ""
 
 impl Setup {
     pub fn produce(&self, events: &Path) {
-        stdout(&meritflow(&[
-            "produce",
-            "--config",
-            self.config.to_str().unwrap(),
-            "--events",
-            events.to_str().unwrap(),
-        ]));
+        produce_with(&self.config, events);
+    }
+
+    /// Produces each file in turn on a thread of its own, `pause` after each.
+    pub fn produce_meanwhile(
+        &self,
+        files: Vec<PathBuf>,
+        pause: Duration,
+    ) -> std::thread::JoinHandle<()> {
+        let config = self.config.clone();
+        std::thread::spawn(move || {
+            for file in files {
+                produce_with(&config, &file);
+                std::thread::sleep(pause);
+            }
+        })
     }
 
     pub fn run(&self) -> Running {
@@ -277,6 +286,16 @@ impl Setup {
             }
         }
     }
+}
+
+fn produce_with(config: &Path, events: &Path) {
+    stdout(&meritflow(&[
+        "produce",
+        "--config",
+        config.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ]));
 }
 
 pub struct Running {
