@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::kafka::*;
-use common::{cases, csvdiff, icp_month, meritflow, replay_csv, scratch, stdout};
+use common::{cases, csvdiff, icp_month, replay_csv, scratch, stdout};
 use serde_json::Value;
 
 #[test]
