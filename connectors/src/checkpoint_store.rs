@@ -116,16 +116,31 @@ impl CheckpointStore {
     /// Writes `checkpoint` durably (see the module doc) and removes what it supersedes;
     /// returns its directory.
     pub fn write(&self, checkpoint: &Checkpoint) -> Result<PathBuf, CheckpointError> {
+        let partial = self
+            .dir
+            .join(format!(".{}.partial", cut_name(checkpoint.at)));
+        let written = self.write_aside(checkpoint, &partial);
+        if written.is_err() {
+            // A full disk keeps nothing of a failed attempt.
+            let _ = std::fs::remove_dir_all(&partial);
+        }
+        written
+    }
+
+    fn write_aside(
+        &self,
+        checkpoint: &Checkpoint,
+        partial: &Path,
+    ) -> Result<PathBuf, CheckpointError> {
         let name = cut_name(checkpoint.at);
-        let partial = self.dir.join(format!(".{name}.partial"));
         let fail = |path: &Path, e: &dyn std::fmt::Display| CheckpointError::Write {
             path: path.display().to_string(),
             message: e.to_string(),
         };
         if partial.exists() {
-            std::fs::remove_dir_all(&partial).map_err(|e| fail(&partial, &e))?;
+            std::fs::remove_dir_all(partial).map_err(|e| fail(partial, &e))?;
         }
-        std::fs::create_dir_all(&partial).map_err(|e| fail(&partial, &e))?;
+        std::fs::create_dir_all(partial).map_err(|e| fail(partial, &e))?;
         let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
         for (i, states) in checkpoint.workers.iter().enumerate() {
             blobs.push((format!("worker-{i}.bin"), encode(states)));
@@ -155,13 +170,13 @@ impl CheckpointStore {
         let path = partial.join(MANIFEST);
         let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         write_synced(&path, &text).map_err(|e| fail(&path, &e))?;
-        sync_dir(&partial).map_err(|e| fail(&partial, &e))?;
+        sync_dir(partial).map_err(|e| fail(partial, &e))?;
         let placed = self.dir.join(&name);
         if placed.exists() {
             // The same cut again (a shutdown right after a checkpoint): the new one replaces it.
             std::fs::remove_dir_all(&placed).map_err(|e| fail(&placed, &e))?;
         }
-        std::fs::rename(&partial, &placed).map_err(|e| fail(&placed, &e))?;
+        std::fs::rename(partial, &placed).map_err(|e| fail(&placed, &e))?;
         sync_dir(&self.dir).map_err(|e| fail(&self.dir, &e))?;
         self.prune(checkpoint.at);
         Ok(placed)
@@ -352,6 +367,50 @@ mod tests {
         // The next write clears the partial directory away.
         store.write(&checkpoint(4_000)).unwrap();
         assert!(!partial.exists());
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_write_leaves_nothing_and_keeps_the_last_checkpoint() {
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if !root {
+            eprintln!("not root: a small tmpfs cannot be mounted, the full-disk case is not run");
+            return;
+        }
+        let dir = scratch("full");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            mounted,
+            "as root this test mounts a small tmpfs, and could not"
+        );
+        let store = CheckpointStore::new(&dir, 2);
+        store.write(&checkpoint(1_000)).unwrap();
+        let mut big = checkpoint(2_000);
+        big.outputs = vec![vec![7; 1 << 20]];
+        let err = store.write(&big).unwrap_err().to_string();
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let latest = store.latest().unwrap();
+        let _ = std::process::Command::new("umount").arg(&dir).status();
+        assert!(
+            err.contains("No space left") && err.contains("offsets stay uncommitted"),
+            "{err}"
+        );
+        assert_eq!(
+            names,
+            vec![cut_name(1_000)],
+            "nothing of the failed write is left"
+        );
+        assert_eq!(latest, Some(checkpoint(1_000)));
     }
 
     #[test]
