@@ -127,9 +127,19 @@ fn statements(store: &Path) -> BTreeMap<(String, String), (String, u64)> {
 
 #[test]
 fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
+    crash_and_restart("crash", "1");
+}
+
+/// Two workers: each partition's cut comes from the worker that reads it, the states from both.
+#[test]
+fn on_two_workers_too() {
+    crash_and_restart("crash2w", "2");
+}
+
+fn crash_and_restart(name: &str, workers: &str) {
     broker(9092);
     let setup = setup_with(
-        "crash",
+        name,
         9092,
         "period = \"day\"",
         "[checkpoints]\nevery = \"1s\"\nkeep = 2\n",
@@ -166,7 +176,7 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
             .map(|f| ("MERITFLOW_FAILPOINT", f))
             .into_iter()
             .collect();
-        let mut run = setup.run_env(&[], &env);
+        let mut run = setup.run_env(&["--workers", workers], &env);
         // Its start-up lines, the one saying where it resumed from among them.
         run.wait_for_line("started", Duration::from_secs(60), |l| {
             l.starts_with("meritflow: reading ")
@@ -211,7 +221,7 @@ fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
         "the restarts resumed from several checkpoints: {resumed:?}"
     );
 
-    let mut last = setup.run();
+    let mut last = setup.run_with(&["--workers", workers]);
     last.wait_through(&through, Duration::from_secs(300));
     let stderr = last.stop();
     assert!(

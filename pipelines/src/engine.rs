@@ -497,13 +497,12 @@ impl Session<'_> {
         );
         self.advance_to(next);
         self.settle_before(next);
-        let gathers = self.worker.index() == 0;
-        if gathers {
-            // The captures are sinks after the probe: wait until they hold all of it too.
-            while self.outputs.complete_through().is_none_or(|t| t < at) {
-                self.worker.step();
-            }
+        // The captures are sinks after the probe: wait until they hold all of it too. Every
+        // worker steps meanwhile, since each reports its own sinks' progress.
+        while self.outputs.complete_through().is_none_or(|t| t < at) {
+            self.worker.step();
         }
+        let gathers = self.worker.index() == 0;
         let states = self.states.borrow().save();
         let outputs = gathers.then(|| self.outputs.save(at).expect("captured outputs serialise"));
         handed(WorkerCut { states, outputs });
