@@ -454,8 +454,8 @@ fn worker_driver(
         let lead = index == 0;
         let mut told = 0;
         let mut closed = false;
-        // Restored partitions whose first message has been checked against their position.
-        let mut checked = std::collections::HashSet::new();
+        // The last offset read of each partition in this run.
+        let mut read = HashMap::new();
         // The last checkpoint this worker took part in, as its moment plus one.
         let mut taken = shared.last_cut.load(Ordering::SeqCst);
         while !closed {
@@ -473,7 +473,7 @@ fn worker_driver(
                 }
             }
             for batch in batches {
-                let report = feed(&mut session, batch, &shared, max_future, &mut checked);
+                let report = feed(&mut session, batch, &shared, max_future, &mut read);
                 let _ = reports.send(ToPublisher::Batch(report));
             }
             // Every worker sees every cut, the last one too: ingest asks for none once it has
@@ -635,14 +635,23 @@ fn feed(
     batch: Vec<Message>,
     shared: &Shared,
     max_future: Millis,
-    checked: &mut std::collections::HashSet<PartitionId>,
+    read: &mut HashMap<PartitionId, i64>,
 ) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut outcomes = Vec::with_capacity(batch.len());
     let latest_allowed = (max_future > 0).then(|| wall_clock_ms().saturating_add(max_future));
     for m in batch {
+        // A broker may deliver again what it delivered in this run (after a seek back): the
+        // copy is neither fed nor recorded.
+        let seen = read.entry(m.partition).or_insert(-1);
+        if m.offset <= *seen {
+            outcomes.push((m.partition, m.offset, Outcome::Skipped(None)));
+            continue;
+        }
+        let first = *seen < 0;
+        *seen = m.offset;
         if let Some(skip) = shared.skips.get(&m.partition) {
-            if checked.insert(m.partition) && m.offset > skip.resume {
+            if first && m.offset > skip.resume {
                 tracing::error!(
                     topic = m.partition.topic,
                     partition = m.partition.partition,
