@@ -200,9 +200,8 @@ pub fn run(
     let slide = config.policy.crynux.slide.millis();
     let workers = options.cluster.workers.max(1);
     let primary = options.cluster.process == 0;
-    let processes = options.cluster.addresses.len().max(1);
-    let checkpointing = config.checkpoints.every.millis() > 0 && processes == 1;
-    if processes > 1 && config.checkpoints.every.millis() > 0 {
+    let checkpointing = takes_checkpoints(config, &options.cluster);
+    if !checkpointing && config.checkpoints.every.millis() > 0 {
         tracing::warn!("checkpoints are not taken on a cluster of processes yet: a restart re-reads from the committed offsets with empty windows");
     }
     let mut marks = Watermarks::new(
@@ -290,8 +289,8 @@ pub fn run(
                 sink,
                 source: &source,
                 tracker: CommitTracker::default(),
-                scores: HashMap::new(),
-                triggers: HashMap::new(),
+                scores: published_before.scores,
+                triggers: published_before.triggers,
                 store: StatementStore::new(&config.statements.storage_dir),
                 stated: Default::default(),
                 published: None,
@@ -302,14 +301,13 @@ pub fn run(
                 checkpoints: checkpointing.then(|| {
                     CheckpointStore::new(config.checkpoint_dir(), config.checkpoints.keep)
                 }),
+                fingerprint: config_fingerprint(config),
                 workers,
                 pieces: Vec::new(),
                 cut: None,
                 refresh: resumed_at.is_some(),
                 resumed_at,
             };
-            publisher.scores = published_before.scores;
-            publisher.triggers = published_before.triggers;
             publisher.run(outputs_rx, report_rx, &shared, &done, on_publish)
         });
         let ran = engine::run_from(config, &options.cluster, restore, driver);
@@ -343,6 +341,7 @@ fn ingest(
     checkpoint_every: Duration,
 ) {
     let mut last_cut_asked = Instant::now();
+    let mut read: HashMap<PartitionId, i64> = HashMap::new();
     let workers = senders.len();
     let mut polled = Vec::with_capacity(batch);
     let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
@@ -351,6 +350,7 @@ fn ingest(
     let mut was_all_idle = false;
     while !stop.load(Ordering::SeqCst) && !shared.stopping.load(Ordering::SeqCst) {
         source.poll_batch(batch, Duration::from_millis(50), &mut polled);
+        polled.retain(|m| first_delivery(m, &mut read, &shared.skips));
         let polled_any = !polled.is_empty();
         let now = shared.now();
         if polled_any && was_all_idle {
@@ -427,6 +427,33 @@ fn ingest(
     }
 }
 
+/// Whether `m` is new in this run: a broker may deliver again what it delivered already (after
+/// a seek back), and the copy is dropped here. A restored partition's first message is checked
+/// against the checkpoint's position.
+fn first_delivery(m: &Message, read: &mut HashMap<PartitionId, i64>, skips: &Skips) -> bool {
+    let seen = read.entry(m.partition).or_insert(-1);
+    if m.offset <= *seen {
+        return false;
+    }
+    let first = *seen < 0;
+    *seen = m.offset;
+    if let Some(skip) = skips
+        .get(&m.partition)
+        .filter(|s| first && m.offset > s.resume)
+    {
+        tracing::error!(
+            topic = m.partition.topic,
+            partition = m.partition.partition,
+            first = m.offset,
+            resume = skip.resume,
+            "after the restart the broker's first message is past the checkpoint's position: messages {}..{} are not read (a broker that answers a fetch with the batch after the one holding the offset, and batches of over {SEEK_BACK} messages); move the checkpoint directory away to rebuild the state from the log",
+            skip.resume,
+            m.offset - 1
+        );
+    }
+    true
+}
+
 type Driver = Box<dyn Fn(Session) + Send + Sync>;
 
 fn worker_driver(
@@ -454,8 +481,6 @@ fn worker_driver(
         let lead = index == 0;
         let mut told = 0;
         let mut closed = false;
-        // The last offset read of each partition in this run.
-        let mut read = HashMap::new();
         // The last checkpoint this worker took part in, as its moment plus one.
         let mut taken = shared.last_cut.load(Ordering::SeqCst);
         while !closed {
@@ -473,7 +498,7 @@ fn worker_driver(
                 }
             }
             for batch in batches {
-                let report = feed(&mut session, batch, &shared, max_future, &mut read);
+                let report = feed(&mut session, batch, &shared, max_future);
                 let _ = reports.send(ToPublisher::Batch(report));
             }
             // Every worker sees every cut, the last one too: ingest asks for none once it has
@@ -635,33 +660,12 @@ fn feed(
     batch: Vec<Message>,
     shared: &Shared,
     max_future: Millis,
-    read: &mut HashMap<PartitionId, i64>,
 ) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut outcomes = Vec::with_capacity(batch.len());
     let latest_allowed = (max_future > 0).then(|| wall_clock_ms().saturating_add(max_future));
     for m in batch {
-        // A broker may deliver again what it delivered in this run (after a seek back): the
-        // copy is neither fed nor recorded.
-        let seen = read.entry(m.partition).or_insert(-1);
-        if m.offset <= *seen {
-            outcomes.push((m.partition, m.offset, Outcome::Skipped(None)));
-            continue;
-        }
-        let first = *seen < 0;
-        *seen = m.offset;
         if let Some(skip) = shared.skips.get(&m.partition) {
-            if first && m.offset > skip.resume {
-                tracing::error!(
-                    topic = m.partition.topic,
-                    partition = m.partition.partition,
-                    first = m.offset,
-                    resume = skip.resume,
-                    "after the restart the broker's first message is past the checkpoint's position: messages {}..{} are not read (a broker that answers a fetch with the batch after the one holding the offset, and batches of over {SEEK_BACK} messages); move the checkpoint directory away to rebuild the state from the log",
-                    skip.resume,
-                    m.offset - 1
-                );
-            }
             if skip.covers(m.offset) {
                 report
                     .consumed
@@ -759,6 +763,8 @@ struct Publisher<'a> {
     /// Where checkpoints go, when they are taken: then offsets are committed only as far as
     /// the newest one on disk covers them.
     checkpoints: Option<CheckpointStore>,
+    /// The policy settings' [`config_fingerprint`], written into every checkpoint.
+    fingerprint: String,
     workers: usize,
     /// The parts of the checkpoint being taken, as they come.
     pieces: Vec<CutPiece>,
@@ -930,7 +936,7 @@ impl Publisher<'_> {
         pieces.sort_by_key(|p| p.worker);
         self.cut = Some(Checkpoint {
             at,
-            config: config_fingerprint(self.config),
+            config: self.fingerprint.clone(),
             workers: pieces.into_iter().map(|p| p.cut.states).collect(),
             outputs,
             published: Published::default(),
@@ -1123,6 +1129,11 @@ impl Publisher<'_> {
     }
 }
 
+/// Checkpoints are taken when `checkpoints.every` is not zero, by a single process.
+fn takes_checkpoints(config: &Config, cluster: &Cluster) -> bool {
+    config.checkpoints.every.millis() > 0 && cluster.addresses.len() <= 1
+}
+
 /// What a checkpoint's states depend on: the policies' settings and the engine's grain. A
 /// checkpoint taken under others is not restored.
 pub fn config_fingerprint(config: &Config) -> String {
@@ -1142,7 +1153,7 @@ pub fn load_checkpoint(
     config: &Config,
     options: &RunOptions,
 ) -> Result<Option<Checkpoint>, String> {
-    if config.checkpoints.every.millis() == 0 || options.cluster.addresses.len() > 1 {
+    if !takes_checkpoints(config, &options.cluster) {
         return Ok(None);
     }
     let store = CheckpointStore::new(config.checkpoint_dir(), config.checkpoints.keep);

@@ -12,10 +12,12 @@
 //! [`task_window`](super::task_window) and [`vram`](super::vram)): nothing waits in a channel
 //! for a later moment, so a checkpoint of the states at a cut is the whole dataflow.
 
+use differential_dataflow::collection::AsCollection;
 use differential_dataflow::hashable::Hashable;
 use differential_dataflow::input::InputSession;
 use differential_dataflow::VecCollection as Collection;
 use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::Scope;
 
 use foldhash::{HashMap, HashMapExt};
@@ -235,8 +237,6 @@ fn node_machines<'s>(
     states: &States,
     cfg: &CrynuxConfig,
 ) -> Collection<'s, Millis, NodeOut> {
-    use differential_dataflow::collection::AsCollection;
-    use timely::dataflow::operators::vec::Map;
     let cfg = cfg.clone();
     // A task change's difference travels in the record, so the operator sees only insertions.
     let rows = scores
