@@ -126,14 +126,12 @@ fn statements(store: &Path) -> BTreeMap<(String, String), (String, u64)> {
 }
 
 #[test]
-#[ignore = "flaky: some restarts count 2 events late that replay does not (issue 10 note, session 7); run with --run-ignored all"]
 fn killed_at_random_points_and_restarted_it_ends_as_one_replay() {
     crash_and_restart("crash", "1");
 }
 
 /// Two workers: each partition's cut comes from the worker that reads it, the states from both.
 #[test]
-#[ignore = "flaky: some restarts count 2 events late that replay does not (issue 10 note, session 7); run with --run-ignored all"]
 fn on_two_workers_too() {
     crash_and_restart("crash2w", "2");
 }
@@ -205,8 +203,12 @@ fn crash_and_restart(name: &str, workers: &str) {
         }
         kill_9(&mut run);
         run.seen.extend(run.lines.try_iter());
+        // The whole of each run's output stays beside the topics' names, for a failure's story.
+        let log = scratch(&format!("{}-round-{round}.log", setup.name));
+        std::fs::write(&log, run.seen.join("\n")).unwrap();
         eprintln!(
-            "round {round}: killed ({failpoint:?}) after:\n{}",
+            "round {round}: killed ({failpoint:?}), output in {}, ending:\n{}",
+            log.display(),
             run.seen
                 .iter()
                 .rev()

@@ -62,6 +62,10 @@ struct Partition {
     confirmed_drained: bool,
     /// Wall-clock milliseconds (any monotonic origin) of the last message or assignment.
     last_seen: u64,
+    /// Restored from a checkpoint whose `newest_ts` already covers messages through this
+    /// offset that are not in its states (the events after its cut): until they have been read
+    /// again, time may not move past the cut, or they would turn late on their way back in.
+    replaying_through: Option<i64>,
     stats: PartitionStats,
 }
 
@@ -92,6 +96,7 @@ impl Watermarks {
             undecoded: 0,
             confirmed_drained: false,
             last_seen: now,
+            replaying_through: None,
             stats: PartitionStats::default(),
         })
     }
@@ -130,6 +135,9 @@ impl Watermarks {
         p.last_seen = now;
         p.undecoded = p.undecoded.saturating_sub(1);
         p.stats.last_offset = Some(p.stats.last_offset.map_or(offset, |o| o.max(offset)));
+        if p.replaying_through.is_some_and(|through| offset >= through) {
+            p.replaying_through = None;
+        }
         match outcome {
             Outcome::Counted(ts) => {
                 p.stats.events += 1;
@@ -145,7 +153,9 @@ impl Watermarks {
         }
     }
 
-    /// A partition as a checkpoint left it: its counters and newest ts.
+    /// A partition as a checkpoint left it: its counters and newest ts, which cover the
+    /// messages through `stats.last_offset`. Time stays where the checkpoint was cut until
+    /// they have been read again (see [`Watermarks::is_replaying`]).
     pub fn restore(
         &mut self,
         id: PartitionId,
@@ -154,8 +164,17 @@ impl Watermarks {
         now: u64,
     ) {
         let p = self.partition(id, now);
+        p.replaying_through = stats.last_offset;
         p.stats = stats;
         p.newest_ts = newest_ts;
+    }
+
+    /// Some restored partition has not been read again up to where its checkpoint had read
+    /// (a broker that no longer has those messages, and says so by being drained, ends it).
+    fn is_replaying(&self) -> bool {
+        self.partitions
+            .values()
+            .any(|p| p.replaying_through.is_some() && !p.confirmed_drained)
     }
 
     /// A partition's counters and newest ts, as a checkpoint keeps them.
@@ -208,6 +227,9 @@ impl Watermarks {
     /// Recomputes the completed slot: every event counted at or before it has been received.
     /// `drained`: the broker has confirmed that everything in the partitions has been read.
     pub fn advance(&mut self, now: u64, drained: bool) -> Option<Millis> {
+        if self.is_replaying() {
+            return self.complete;
+        }
         let mut active: Vec<&Partition> = self
             .partitions
             .values()
@@ -385,6 +407,37 @@ mod tests {
                 late: 1
             }
         );
+    }
+
+    #[test]
+    fn a_restored_partition_holds_time_until_read_again_through_its_cut() {
+        let mut w = marks();
+        let stats = |last| PartitionStats {
+            last_offset: Some(last),
+            ..PartitionStats::default()
+        };
+        // The checkpoint had read P0 through offset 7 and P1 through 3; its newest ts include
+        // events after the cut that are read and fed again now.
+        w.restore(P0, stats(7), Some(600_000), 0);
+        w.restore(P1, stats(3), Some(600_000), 0);
+        assert_eq!(w.advance(1, false), None, "nothing read again yet");
+        w.observe(P0, 7, Outcome::Counted(600_000), 2);
+        w.observe(P1, 2, Outcome::Skipped(Some(590_000)), 2);
+        assert_eq!(w.advance(3, false), None, "P1 is not through offset 3 yet");
+        w.observe(P1, 3, Outcome::Counted(600_000), 4);
+        assert_eq!(w.advance(5, false), Some(540_000));
+    }
+
+    #[test]
+    fn a_restored_partition_whose_messages_are_gone_stops_holding_once_drained() {
+        let mut w = marks();
+        let stats = PartitionStats {
+            last_offset: Some(7),
+            ..PartitionStats::default()
+        };
+        w.restore(P0, stats, Some(600_000), 0);
+        confirm_quiet(&mut w, 10_000);
+        assert_eq!(w.advance(10_000, false), Some(540_000));
     }
 
     #[test]
