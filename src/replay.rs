@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use meritflow_connectors::file;
 use meritflow_connectors::statement_store::StatementStore;
 use meritflow_pipelines::engine;
+use meritflow_pipelines::flood::FloodGuard;
 use meritflow_pipelines::policies::crynux::late::late_task_events;
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::time::{format_rfc3339, parse_rfc3339, slot, Millis};
@@ -167,7 +168,13 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     let started = Instant::now();
     let bytes = file::total_bytes(&input.events);
     let bar = progress_bar(bytes, "reading");
-    let loaded = file::load(&input.events, |read| bar.set_position(read))?;
+    let slide = config.policy.crynux.slide.millis();
+    let mut guard = FloodGuard::new(&config.limits);
+    let loaded = file::load_admitting(
+        &input.events,
+        |event| guard.admit(event, slot(event.ts, slide)),
+        |read| bar.set_position(read),
+    )?;
     bar.finish_and_clear();
     let total_lines = loaded.events.len() + loaded.rejects.len();
     if !loaded.rejects.is_empty() {
@@ -177,7 +184,6 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
             total_lines
         );
     }
-    let slide = config.policy.crynux.slide.millis();
     let as_of = input
         .as_of
         .or_else(|| {

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use meritflow_pipelines::events::{decode, Event};
+use meritflow_pipelines::events::{decode, Event, Rejection};
 
 /// Lines longer than this are rejected unread: no event needs a megabyte.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -55,7 +55,19 @@ pub fn shown_payload(bytes: &[u8]) -> String {
 }
 
 /// Reads the files in order. `progress` is called with the bytes read so far, now and then.
-pub fn load(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Result<Loaded, FileSourceError> {
+pub fn load(paths: &[PathBuf], progress: impl FnMut(u64)) -> Result<Loaded, FileSourceError> {
+    load_admitting(paths, |_| Ok(()), progress)
+}
+
+/// [`load`], with each valid event, in input order, put to `admit` (a [`FloodGuard`]'s cap):
+/// what it refuses is a reject too.
+///
+/// [`FloodGuard`]: meritflow_pipelines::flood::FloodGuard
+pub fn load_admitting(
+    paths: &[PathBuf],
+    mut admit: impl FnMut(&Event) -> Result<(), Rejection>,
+    mut progress: impl FnMut(u64),
+) -> Result<Loaded, FileSourceError> {
     let mut loaded = Loaded::default();
     let mut seq = 0u64;
     let mut bytes = 0u64;
@@ -91,7 +103,9 @@ pub fn load(paths: &[PathBuf], mut progress: impl FnMut(u64)) -> Result<Loaded, 
                     format!("line longer than {MAX_LINE_BYTES} bytes: not read"),
                 ))
             } else {
-                decode(text).map_err(|r| (r.kind.clone(), r.reason()))
+                decode(text)
+                    .and_then(|event| admit(&event).map(|()| event))
+                    .map_err(|r| (r.kind.clone(), r.reason()))
             };
             match result {
                 Ok(event) => loaded.events.push((event, seq)),

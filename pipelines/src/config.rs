@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::flood::LimitsConfig;
 use crate::kafka_config::KafkaConfig;
 use crate::policies::crynux::CrynuxConfig;
 use crate::policies::icp::IcpConfig;
@@ -22,6 +23,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     pub sql: SqlConfig,
     pub checkpoints: CheckpointsConfig,
+    pub limits: LimitsConfig,
 }
 
 /// `[checkpoints]`: what `meritflow run` keeps so that a restart resumes where it was rather
@@ -347,6 +349,15 @@ every = "5m"
 dir = ""
 # Complete checkpoints kept (at least 1); older ones are removed once a newer one is complete.
 keep = 2
+
+# What one sender may send: a flood of one node's events is rejected past these, so per-node
+# state stays bounded (each per-node structure grows by at most one entry per event and keeps
+# it for a bounded stretch of event time). The rejected events are in the rejects table/topic.
+[limits]
+# Events of one kind that one sender (node, peer, payer, issuer, transfer's `from`, fee's task)
+# may add per slot (policy.crynux.slide); the rest of that slot's are rejected, naming the
+# field. 0: no cap.
+events_per_sender_per_slot = 10000
 
 # librdkafka properties passed through as they are (TLS, SASL, tuning), for example:
 #   "security.protocol" = "SASL_SSL"

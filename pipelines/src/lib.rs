@@ -6,6 +6,7 @@ pub mod control;
 pub mod engine;
 pub mod events;
 pub mod float;
+pub mod flood;
 pub mod gpu_latest;
 pub mod id;
 pub mod kafka_config;

@@ -383,6 +383,16 @@ impl Running {
     }
 }
 
+/// A test that panics while a run is going must not leave it running (and reading) after it.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// `meritflow replay` of the same events: `SELECT * FROM table ORDER BY key` as JSON rows.
 pub fn replayed(events: &Path, table: &str, key: &str) -> BTreeMap<String, Value> {
     let sql = format!("SELECT * FROM {table} ORDER BY {key}");

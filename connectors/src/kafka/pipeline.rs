@@ -25,6 +25,7 @@ use meritflow_pipelines::config::Config;
 use meritflow_pipelines::control::Control;
 use meritflow_pipelines::engine::{self, Cluster, Outputs, Restore, Session, WorkerCut};
 use meritflow_pipelines::events::decode;
+use meritflow_pipelines::flood::{FloodGuard, LimitsConfig};
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::statement::{statement_table, StatementRow};
 
@@ -268,6 +269,7 @@ pub fn run(
         report_tx,
         outputs_tx,
         kafka.max_future.millis(),
+        config.limits.clone(),
     );
     let idle = Duration::from_millis(kafka.idle_timeout.millis());
     let every = Duration::from_millis(config.checkpoints.every.millis());
@@ -462,6 +464,7 @@ fn worker_driver(
     reports: mpsc::Sender<ToPublisher>,
     outputs: mpsc::Sender<Arc<Outputs>>,
     max_future: Millis,
+    limits: LimitsConfig,
 ) -> Driver {
     let workers = receivers.len();
     let receivers = Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>());
@@ -483,6 +486,7 @@ fn worker_driver(
         let mut closed = false;
         // The last checkpoint this worker took part in, as its moment plus one.
         let mut taken = shared.last_cut.load(Ordering::SeqCst);
+        let mut guard = FloodGuard::new(&limits);
         while !closed {
             let mut batches = Vec::new();
             match rx.recv_timeout(Duration::from_millis(5)) {
@@ -498,7 +502,7 @@ fn worker_driver(
                 }
             }
             for batch in batches {
-                let report = feed(&mut session, batch, &shared, max_future);
+                let report = feed(&mut session, batch, &shared, max_future, &mut guard);
                 let _ = reports.send(ToPublisher::Batch(report));
             }
             // Every worker sees every cut, the last one too: ingest asks for none once it has
@@ -511,6 +515,7 @@ fn worker_driver(
             let target = shared.target.load(Ordering::SeqCst);
             if target > session.input_time() {
                 session.advance_to(target);
+                guard.forget_before(session.input_time());
             }
             if lead {
                 pass_on(session.control(), &shared, &mut told);
@@ -660,6 +665,7 @@ fn feed(
     batch: Vec<Message>,
     shared: &Shared,
     max_future: Millis,
+    guard: &mut FloodGuard,
 ) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut outcomes = Vec::with_capacity(batch.len());
@@ -726,6 +732,9 @@ fn feed(
                         ),
                     );
                     outcomes.push((m.partition, m.offset, Outcome::Late(event.ts)));
+                } else if let Err(over) = guard.admit(&event, at) {
+                    reject(over.kind.clone(), over.reason());
+                    outcomes.push((m.partition, m.offset, Outcome::Rejected));
                 } else {
                     session.feed_ahead(&event, m.partition.seq(m.offset));
                     report.consumed.push((m.partition, m.offset, at));
@@ -1138,7 +1147,7 @@ fn takes_checkpoints(config: &Config, cluster: &Cluster) -> bool {
 /// checkpoint taken under others is not restored.
 pub fn config_fingerprint(config: &Config) -> String {
     use sha2::{Digest, Sha256};
-    let settings = serde_json::to_vec(&(&config.policy, &config.statements.period))
+    let settings = serde_json::to_vec(&(&config.policy, &config.statements.period, &config.limits))
         .expect("settings serialise");
     Sha256::digest(&settings)
         .iter()
