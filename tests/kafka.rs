@@ -1,6 +1,7 @@
 //! End-to-end tests of `meritflow run` against a real Kafka-protocol broker (tansu, started by
 //! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, a broker
-//! frozen for 30 s mid-stream, the GPU exporter feeding a running pipeline, and the exporter's
+//! frozen for 30 s mid-stream, a flooding node capped as in replay, the GPU exporter feeding a
+//! running pipeline, and the exporter's
 //! spool through a frozen broker. Each test has its own topics and group; the outage tests have
 //! brokers of their own, so freezing them disturbs nobody else.
 
@@ -51,6 +52,71 @@ fn the_sample_case_through_kafka_gives_the_expected_scores() {
     assert!(rejects
         .values()
         .any(|r| r["reason"].as_str().unwrap().starts_with("field `order`")));
+}
+
+/// One node floods probes past `[limits] events_per_sender_per_slot`: the run rejects the same
+/// events that replay rejects, each with its reason in the rejects topic.
+#[test]
+fn a_flooding_node_is_capped_as_in_replay() {
+    broker(9092);
+    let cap = 40;
+    let setup = setup_with(
+        "flood",
+        9092,
+        "",
+        &format!("[limits]\nevents_per_sender_per_slot = {cap}\n"),
+    );
+    let start: u64 = 1_790_812_800_000;
+    let mut lines = Vec::new();
+    for minute in 0..4u64 {
+        for i in 0..3 * cap {
+            let ts = start + minute * 60_000 + 1 + i * 100;
+            lines.push(format!(
+                r#"{{"kind":"probe","ts":{ts},"node":"n1","ok":true,"latency_ms":{i}}}"#
+            ));
+            if i % 10 == 0 {
+                lines.push(format!(
+                    r#"{{"kind":"probe","ts":{ts},"node":"n2","ok":true}}"#
+                ));
+            }
+        }
+    }
+    let events = scratch(&format!("{}.jsonl", setup.name));
+    std::fs::write(&events, lines.join("\n") + "\n").unwrap();
+    setup.produce(&events);
+    let mut run = setup.run();
+    run.wait_through("2026-10-01T00:04:00.000Z", Duration::from_secs(120));
+    let stderr = run.stop();
+    let over = 4 * 2 * cap;
+    assert_eq!(
+        counted(&stderr),
+        (lines.len() as u64 - over, over, 0),
+        "{stderr}"
+    );
+    let in_topic: std::collections::BTreeSet<String> = setup
+        .read("rejects")
+        .values()
+        .map(|r| {
+            let reason = r["reason"].as_str().unwrap();
+            assert!(
+                reason.starts_with("field `node`: n1 sent more than 40 probe events in one slot"),
+                "{reason}"
+            );
+            r["payload"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let replayed = stdout(&replay_csv(
+        &events,
+        &["SELECT payload FROM rejects"],
+        &["--config", setup.config.to_str().unwrap()],
+    ));
+    let in_replay: std::collections::BTreeSet<String> = replayed
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_matches('"').replace("\"\"", "\""))
+        .collect();
+    assert_eq!(in_topic.len() as u64, over);
+    assert_eq!(in_topic, in_replay, "the same events rejected");
 }
 
 #[test]
