@@ -1,8 +1,7 @@
 //! End-to-end tests of `meritflow run` against a real Kafka-protocol broker (tansu, started by
 //! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, a broker
 //! frozen for 30 s mid-stream, a flooding node capped as in replay, the GPU exporter feeding a
-//! running pipeline, and the exporter's
-//! spool through a frozen broker. Each test has its own topics and group; the outage tests have
+//! running pipeline, and the exporter's spool through a frozen broker. Each test has its own topics and group; the outage tests have
 //! brokers of their own, so freezing them disturbs nobody else.
 
 mod common;
