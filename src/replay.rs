@@ -168,11 +168,10 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     let started = Instant::now();
     let bytes = file::total_bytes(&input.events);
     let bar = progress_bar(bytes, "reading");
-    let slide = config.policy.crynux.slide.millis();
-    let mut guard = FloodGuard::new(&config.limits);
+    let mut guard = FloodGuard::new(&config);
     let loaded = file::load_admitting(
         &input.events,
-        |event| guard.admit(event, slot(event.ts, slide)),
+        |event| guard.admit(event),
         |read| bar.set_position(read),
     )?;
     bar.finish_and_clear();
@@ -184,6 +183,7 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
             total_lines
         );
     }
+    let slide = config.policy.crynux.slide.millis();
     let as_of = input
         .as_of
         .or_else(|| {

@@ -45,12 +45,11 @@ fn flood(per_slot: u64) -> Vec<(Event, u64)> {
 
 /// What the guard lets in, in input order (as replay and `meritflow run` apply it).
 fn admitted(events: Vec<(Event, u64)>, config: &Config) -> (Vec<(Event, u64)>, usize) {
-    let mut guard = FloodGuard::new(&config.limits);
-    let slide = config.policy.crynux.slide.millis();
+    let mut guard = FloodGuard::new(config);
     let before = events.len();
     let kept: Vec<_> = events
         .into_iter()
-        .filter(|(e, _)| guard.admit(e, slot(e.ts, slide)).is_ok())
+        .filter(|(e, _)| guard.admit(e).is_ok())
         .collect();
     let rejected = before - kept.len();
     (kept, rejected)

@@ -1,8 +1,9 @@
 //! End-to-end tests of `meritflow run` against a real Kafka-protocol broker (tansu, started by
 //! `deploy/kafka-dev`): the sample case, a 100k-event stream compared with `replay`, a broker
 //! frozen for 30 s mid-stream, a flooding node capped as in replay, the GPU exporter feeding a
-//! running pipeline, and the exporter's spool through a frozen broker. Each test has its own topics and group; the outage tests have
-//! brokers of their own, so freezing them disturbs nobody else.
+//! running pipeline, and the exporter's spool through a frozen broker. Each test has its own
+//! topics and group; the outage tests have brokers of their own, so freezing them disturbs
+//! nobody else.
 
 mod common;
 
@@ -104,16 +105,14 @@ fn a_flooding_node_is_capped_as_in_replay() {
             r["payload"].as_str().unwrap().to_owned()
         })
         .collect();
-    let replayed = stdout(&replay_csv(
+    let in_replay: std::collections::BTreeSet<String> = replayed_with(
         &events,
-        &["SELECT payload FROM rejects"],
+        "rejects",
+        "payload",
         &["--config", setup.config.to_str().unwrap()],
-    ));
-    let in_replay: std::collections::BTreeSet<String> = replayed
-        .lines()
-        .skip(1)
-        .map(|l| l.trim_matches('"').replace("\"\"", "\""))
-        .collect();
+    )
+    .into_keys()
+    .collect();
     assert_eq!(in_topic.len() as u64, over);
     assert_eq!(in_topic, in_replay, "the same events rejected");
 }

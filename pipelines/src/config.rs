@@ -351,8 +351,8 @@ dir = ""
 keep = 2
 
 # What one sender may send: a flood of one node's events is rejected past these, so per-node
-# state stays bounded (each per-node structure grows by at most one entry per event and keeps
-# it for a bounded stretch of event time). The rejected events are in the rejects table/topic.
+# state grows at most this fast (each per-node structure grows by at most one entry per event;
+# those that expire stay bounded). The rejected events are in the rejects table/topic.
 [limits]
 # Events of one kind that one sender (node, peer, payer, issuer, transfer's `from`, fee's task)
 # may add per slot (policy.crynux.slide); the rest of that slot's are rejected, naming the

@@ -1,11 +1,13 @@
 //! A cap on what one sender may add per slot, so that a flood of one node's events cannot grow
-//! the policies' per-node state without bound.
+//! the policies' per-node state faster than the cap allows.
 //!
 //! Every per-node structure of the policies grows by at most one entry per event (a task's
-//! input, a GPU's latest sample, a user's rating, a contract, a pane's partial aggregate) and
-//! keeps it for a bounded stretch of event time (the window, `2 × task_grace`, a statement
-//! period). Capping the events of one sender and kind per slot therefore bounds what that
-//! sender can hold at `cap × kinds × (lifetime / slide)` entries, whatever it sends.
+//! input, a GPU's latest sample, a user's rating, a contract, a pane's partial aggregate).
+//! Capping the events of one sender and kind per slot bounds how fast that sender's state can
+//! grow; where a structure keeps its entries for a bounded stretch of event time (the window,
+//! `2 × task_grace`, a statement period) it bounds its size at `cap × kinds × (lifetime /
+//! slide)` entries, whatever the sender sends. Structures kept for all time (the latest sample
+//! of every GPU ever seen, ledgers per counterparty) still grow with each new id, at that rate.
 //!
 //! The events over the cap are rejected with a reason naming the sender's field. Which ones
 //! are over is decided in input order per (sender, kind, slot): the file's line order in
@@ -16,8 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::events::{Body, Event, Rejection};
-use crate::time::Millis;
+use crate::time::{slot, Millis};
 
 /// `[limits]` (documented in [`crate::config::DEFAULTS_TOML`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,29 +64,33 @@ pub fn sender(event: &Event) -> (&'static str, &str) {
 }
 
 /// Counts per slot of what each sender added, for the slots still open.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FloodGuard {
     cap: u32,
+    /// The engine's slot width ([`crate::engine::grain`]): events are counted at the slot the
+    /// dataflow counts them at.
+    grain: Millis,
     counts: BTreeMap<Millis, HashMap<(&'static str, String), u32>>,
 }
 
 impl FloodGuard {
-    pub fn new(limits: &LimitsConfig) -> FloodGuard {
+    pub fn new(config: &Config) -> FloodGuard {
         FloodGuard {
-            cap: limits.events_per_sender_per_slot,
+            cap: config.limits.events_per_sender_per_slot,
+            grain: crate::engine::grain(config),
             counts: BTreeMap::new(),
         }
     }
 
-    /// Counts `event` at `slot`, or says why it is over the cap.
-    pub fn admit(&mut self, event: &Event, slot: Millis) -> Result<(), Rejection> {
+    /// Counts `event` at its slot, or says why it is over the cap.
+    pub fn admit(&mut self, event: &Event) -> Result<(), Rejection> {
         if self.cap == 0 {
             return Ok(());
         }
         let (field, who) = sender(event);
         let count = self
             .counts
-            .entry(slot)
+            .entry(slot(event.ts, self.grain))
             .or_default()
             .entry((event.kind(), who.to_owned()))
             .or_insert(0);
@@ -129,38 +136,39 @@ mod tests {
             .unwrap()
     }
 
+    /// A guard with the default one-minute slots.
     fn guard(cap: u32) -> FloodGuard {
-        FloodGuard::new(&LimitsConfig {
-            events_per_sender_per_slot: cap,
-        })
+        let mut config = Config::default();
+        config.limits.events_per_sender_per_slot = cap;
+        FloodGuard::new(&config)
     }
 
     #[test]
     fn the_events_past_the_cap_of_one_sender_and_slot_are_rejected_naming_the_field() {
         let mut g = guard(3);
-        for i in 0..3 {
-            g.admit(&probe("n1", i), 60_000).unwrap();
+        for i in 1..=3 {
+            g.admit(&probe("n1", i)).unwrap();
         }
-        let over = g.admit(&probe("n1", 4), 60_000).unwrap_err();
+        let over = g.admit(&probe("n1", 4)).unwrap_err();
         assert_eq!(over.field.as_deref(), Some("node"));
         assert!(over
             .reason()
             .starts_with("field `node`: n1 sent more than 3 probe"));
         // Another sender, another slot: counted apart.
-        g.admit(&probe("n2", 5), 60_000).unwrap();
-        g.admit(&probe("n1", 61_000), 120_000).unwrap();
+        g.admit(&probe("n2", 5)).unwrap();
+        g.admit(&probe("n1", 61_000)).unwrap();
     }
 
     #[test]
     fn closed_slots_are_forgotten_and_zero_means_no_cap() {
         let mut g = guard(1);
-        g.admit(&probe("n1", 0), 0).unwrap();
-        g.admit(&probe("n1", 60_000), 60_000).unwrap();
+        g.admit(&probe("n1", 0)).unwrap();
+        g.admit(&probe("n1", 60_000)).unwrap();
         g.forget_before(60_000);
         assert_eq!(g.len(), 1, "only the open slot's count is kept");
         let mut off = guard(0);
         for i in 0..100 {
-            off.admit(&probe("n1", i), 0).unwrap();
+            off.admit(&probe("n1", i)).unwrap();
         }
         assert!(off.is_empty());
     }

@@ -395,8 +395,18 @@ impl Drop for Running {
 
 /// `meritflow replay` of the same events: `SELECT * FROM table ORDER BY key` as JSON rows.
 pub fn replayed(events: &Path, table: &str, key: &str) -> BTreeMap<String, Value> {
+    replayed_with(events, table, key, &[])
+}
+
+/// [`replayed`] with more arguments for `meritflow replay` (a `--config`).
+pub fn replayed_with(
+    events: &Path,
+    table: &str,
+    key: &str,
+    extra: &[&str],
+) -> BTreeMap<String, Value> {
     let sql = format!("SELECT * FROM {table} ORDER BY {key}");
-    let out = stdout(&meritflow(&[
+    let mut args = vec![
         "replay",
         "--events",
         events.to_str().unwrap(),
@@ -404,7 +414,9 @@ pub fn replayed(events: &Path, table: &str, key: &str) -> BTreeMap<String, Value
         &sql,
         "--format",
         "json",
-    ]));
+    ];
+    args.extend(extra);
+    let out = stdout(&meritflow(&args));
     out.lines()
         .map(|l| {
             let row: Value = serde_json::from_str(l).unwrap();

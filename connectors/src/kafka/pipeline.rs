@@ -25,7 +25,7 @@ use meritflow_pipelines::config::Config;
 use meritflow_pipelines::control::Control;
 use meritflow_pipelines::engine::{self, Cluster, Outputs, Restore, Session, WorkerCut};
 use meritflow_pipelines::events::decode;
-use meritflow_pipelines::flood::{FloodGuard, LimitsConfig};
+use meritflow_pipelines::flood::FloodGuard;
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::statement::{statement_table, StatementRow};
 
@@ -269,7 +269,7 @@ pub fn run(
         report_tx,
         outputs_tx,
         kafka.max_future.millis(),
-        config.limits.clone(),
+        FloodGuard::new(config),
     );
     let idle = Duration::from_millis(kafka.idle_timeout.millis());
     let every = Duration::from_millis(config.checkpoints.every.millis());
@@ -464,7 +464,7 @@ fn worker_driver(
     reports: mpsc::Sender<ToPublisher>,
     outputs: mpsc::Sender<Arc<Outputs>>,
     max_future: Millis,
-    limits: LimitsConfig,
+    guard: FloodGuard,
 ) -> Driver {
     let workers = receivers.len();
     let receivers = Mutex::new(receivers.into_iter().map(Some).collect::<Vec<_>>());
@@ -486,7 +486,7 @@ fn worker_driver(
         let mut closed = false;
         // The last checkpoint this worker took part in, as its moment plus one.
         let mut taken = shared.last_cut.load(Ordering::SeqCst);
-        let mut guard = FloodGuard::new(&limits);
+        let mut guard = guard.clone();
         while !closed {
             let mut batches = Vec::new();
             match rx.recv_timeout(Duration::from_millis(5)) {
@@ -732,7 +732,7 @@ fn feed(
                         ),
                     );
                     outcomes.push((m.partition, m.offset, Outcome::Late(event.ts)));
-                } else if let Err(over) = guard.admit(&event, at) {
+                } else if let Err(over) = guard.admit(&event) {
                     reject(over.kind.clone(), over.reason());
                     outcomes.push((m.partition, m.offset, Outcome::Rejected));
                 } else {
