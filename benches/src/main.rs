@@ -241,8 +241,10 @@ fn crynux_stream(
 }
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("report") {
-        return report::main(std::env::args().skip(2));
+    match std::env::args().nth(1).as_deref() {
+        Some("report") => return report::main(std::env::args().skip(2)),
+        Some("inprocess") => return report::inprocess(std::env::args().skip(2)),
+        _ => {}
     }
     let args = args()?;
     match args.stream.as_str() {

@@ -445,3 +445,40 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// `meritflow-bench inprocess [--nodes N,..] [--per-node 10] [--workers W]`: only the in-process
+/// runs of the report, one line each, for before/after comparisons of one change and for
+/// profiling (`perf record` on this process sees the engine alone, with the generator thread).
+pub fn inprocess(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let mut rest = Vec::new();
+    let mut workers = 1usize;
+    let mut it = it.peekable();
+    while let Some(a) = it.next() {
+        if a == "--workers" {
+            workers = it
+                .next()
+                .context("--workers needs a value")?
+                .parse()
+                .context("--workers takes a count")?;
+        } else {
+            rest.push(a);
+        }
+    }
+    let args = args(rest.into_iter())?;
+    let config = Config::default();
+    for &nodes in &args.nodes {
+        let spec = MixedSpec::per_node(nodes, args.per_node, args.seed);
+        let run = streamed::run(&config, &spec, workers)?;
+        println!(
+            "nodes {nodes} workers {workers}: {} events in {:.2} s wall = {} events/s, {:.2} CPU-s = {} events per CPU-second, peak RSS growth {:.0} MB = {:.0} B per node",
+            run.events,
+            run.wall,
+            thousands(run.events as f64 / run.wall),
+            run.cpu,
+            thousands(run.events as f64 / run.cpu),
+            run.peak_growth as f64 / 1e6,
+            run.peak_growth as f64 / nodes as f64
+        );
+    }
+    Ok(())
+}
