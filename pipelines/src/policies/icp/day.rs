@@ -32,7 +32,7 @@ pub fn day_end(day: Day) -> Millis {
 }
 
 /// A rewardable node's registry fields on the day.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rewardable {
     pub provider: Id,
     pub region: Id,
@@ -116,34 +116,90 @@ pub struct DayResult {
     pub providers: Vec<ProviderDay>,
 }
 
-struct Assigned {
-    subnet: Id,
-    proposed: u64,
-    failed: u64,
-    fr: Decimal,
+/// The subnet a node's day counts in (step 2), with its counts there and failure rate.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Assigned {
+    pub subnet: Id,
+    pub proposed: u64,
+    pub failed: u64,
+    pub fr: Decimal,
+}
+
+impl Assigned {
+    /// Step 2 over one node's (subnet, counts) in ascending subnet order: the subnet with the
+    /// most turns, the first of equals.
+    pub fn pick<'a>(subnets: impl IntoIterator<Item = (&'a Id, (u64, u64))>) -> Option<Assigned> {
+        let mut best: Option<Assigned> = None;
+        for (subnet, (proposed, failed)) in subnets {
+            if best
+                .as_ref()
+                .is_none_or(|b| proposed + failed > b.proposed + b.failed)
+            {
+                best = Some(Assigned {
+                    subnet: subnet.clone(),
+                    proposed,
+                    failed,
+                    fr: failure_rate(proposed, failed),
+                });
+            }
+        }
+        best
+    }
+}
+
+/// One rewardable node's row (steps 8–10): `group` is its type3 group's shared base and size
+/// (None when not type3), `assigned` its subnet with that subnet's failure rate, `relative`
+/// its relative failure rate or, unassigned, its provider's extrapolated one.
+#[allow(clippy::too_many_arguments)]
+pub fn node_day(
+    day: Day,
+    node: &Id,
+    reg: &Rewardable,
+    (rate_key, rate): &(Option<(Id, Id)>, NodeRate),
+    group: Option<(Decimal, u32)>,
+    assigned: Option<(&Assigned, Decimal)>,
+    relative: Decimal,
+    cfg: &IcpConfig,
+) -> NodeDay {
+    let (base, type3_group) = group.unwrap_or((rate.daily, 0));
+    let r = reduction(relative, cfg.reduction_points);
+    let multiplier = Decimal::ONE - r;
+    NodeDay {
+        day,
+        node: node.clone(),
+        provider: reg.provider.clone(),
+        subnet: assigned.map(|(a, _)| a.subnet.clone()),
+        proposed: assigned.map(|(a, _)| a.proposed),
+        failed: assigned.map(|(a, _)| a.failed),
+        failure_rate: assigned.map(|(a, _)| a.fr),
+        subnet_failure_rate: assigned.map(|(_, subnet)| subnet),
+        relative_failure_rate: relative,
+        extrapolated: assigned.is_none(),
+        reduction: r,
+        multiplier,
+        base_xdr_permyriad: base,
+        adjusted_xdr_permyriad: base * multiplier,
+        rate_key: rate_key.clone(),
+        daily_rate: rate.daily,
+        coefficient: rate.coefficient,
+        type3_group,
+    }
 }
 
 /// Computes day `day` from its inputs. Rows come in node, subnet and provider id order.
 pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
     // Step 2: one subnet per node, the one with more turns (tie: the smallest subnet id).
     let mut assigned: BTreeMap<Id, Assigned> = BTreeMap::new();
-    for ((node, subnet), &(proposed, failed)) in &inputs.counts {
-        let turns = proposed + failed;
-        let better = match assigned.get(node) {
-            None => true,
-            // Subnets of one node come in ascending order, so equal turns keep the first.
-            Some(current) => turns > current.proposed + current.failed,
-        };
-        if better {
-            assigned.insert(
-                node.clone(),
-                Assigned {
-                    subnet: subnet.clone(),
-                    proposed,
-                    failed,
-                    fr: failure_rate(proposed, failed),
-                },
-            );
+    let mut counts = inputs.counts.iter().peekable();
+    while let Some(((node, _), _)) = counts.peek() {
+        let node = node.clone();
+        let mine = std::iter::from_fn(|| {
+            counts
+                .next_if(|((n, _), _)| *n == node)
+                .map(|((_, subnet), c)| (subnet, *c))
+        });
+        if let Some(a) = Assigned::pick(mine) {
+            assigned.insert(node, a);
         }
     }
     // Step 4: each subnet's percentile over every node it kept, rewardable or not.
@@ -207,45 +263,29 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
     let mut nodes = Vec::with_capacity(inputs.rewardable.len());
     let mut providers: BTreeMap<&Id, (Decimal, Decimal)> = BTreeMap::new();
     for (node, reg) in &inputs.rewardable {
-        let (rate_key, rate) = rates[node].clone();
-        let (base, type3_group) = if is_type3(&reg.node_type) {
-            group_bases[&(&reg.provider, country_of(&reg.region))]
-        } else {
-            (rate.daily, 0)
-        };
         let a = assigned.get(node);
         let relative = match a {
             Some(a) => relative_of(a),
             None => extrapolated(&reg.provider),
         };
-        let r = reduction(relative, cfg.reduction_points);
-        let multiplier = Decimal::ONE - r;
-        let adjusted = base * multiplier;
+        let group = is_type3(&reg.node_type)
+            .then(|| group_bases[&(&reg.provider, country_of(&reg.region))]);
+        let row = node_day(
+            day,
+            node,
+            reg,
+            &rates[node],
+            group,
+            a.map(|a| (a, subnets[&a.subnet].failure_rate)),
+            relative,
+            cfg,
+        );
         let totals = providers
             .entry(&reg.provider)
             .or_insert((Decimal::ZERO, Decimal::ZERO));
-        totals.0 += base;
-        totals.1 += adjusted;
-        nodes.push(NodeDay {
-            day,
-            node: node.clone(),
-            provider: reg.provider.clone(),
-            subnet: a.map(|a| a.subnet.clone()),
-            proposed: a.map(|a| a.proposed),
-            failed: a.map(|a| a.failed),
-            failure_rate: a.map(|a| a.fr),
-            subnet_failure_rate: a.map(|a| subnets[&a.subnet].failure_rate),
-            relative_failure_rate: relative,
-            extrapolated: a.is_none(),
-            reduction: r,
-            multiplier,
-            base_xdr_permyriad: base,
-            adjusted_xdr_permyriad: adjusted,
-            rate_key,
-            daily_rate: rate.daily,
-            coefficient: rate.coefficient,
-            type3_group,
-        });
+        totals.0 += row.base_xdr_permyriad;
+        totals.1 += row.adjusted_xdr_permyriad;
+        nodes.push(row);
     }
     DayResult {
         nodes,
@@ -262,13 +302,13 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
     }
 }
 
-fn is_type3(node_type: &str) -> bool {
+pub fn is_type3(node_type: &str) -> bool {
     node_type == "type3" || node_type == "type3.1"
 }
 
 /// The node's rate entry (searched by ever shorter region prefixes) and its daily rate and
 /// coefficient; no entry: monthly 1 and coefficient 1.
-fn node_rate(
+pub fn node_rate(
     reg: &Rewardable,
     table: &BTreeMap<(Id, Id), RateEntry>,
     cfg: &IcpConfig,

@@ -52,7 +52,7 @@ pub fn daily_rate(monthly: Decimal, days_per_month: Decimal) -> Decimal {
 }
 
 /// A node's daily rate and reward coefficient (a fraction, not a percentage).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NodeRate {
     pub daily: Decimal,
     pub coefficient: Decimal,

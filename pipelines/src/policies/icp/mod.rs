@@ -6,6 +6,7 @@ pub mod dataflow;
 pub mod day;
 pub mod explain;
 pub mod formulas;
+pub mod live;
 pub mod period;
 pub mod reference;
 pub mod state;

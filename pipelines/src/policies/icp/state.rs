@@ -4,13 +4,14 @@
 //! (every `live_refresh`, and each day's close) and depend only on the inputs at or before the
 //! tick, so the rows at any time are the same however the inputs were batched.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::config::IcpConfig;
 use super::day::{
     compute_day, day_end, day_of, day_start, Day, DayInputs, NodeDay, ProviderDay, RateEntry,
     Rewardable, SubnetDay,
 };
+use super::live::{DaySource, LiveDay};
 use super::period::PeriodSums;
 use crate::events::{BlockOutcome, Body, Event};
 use crate::id::{Id, Interner};
@@ -160,12 +161,16 @@ pub struct IcpState {
     next_open: Option<Day>,
     registry: BTreeMap<Id, Registration>,
     rates: BTreeMap<(Id, Id), RateEntry>,
-    /// Registry and rate changes not yet folded into `registry` / `rates`.
-    changes: Vec<IcpInput>,
+    /// Registry changes not yet folded into `registry`, per node in (ts, seq) order: a node's
+    /// registration depends on its own changes only.
+    node_changes: BTreeMap<Id, Vec<IcpInput>>,
+    /// Rate changes not yet folded into `rates`, in (ts, seq) order.
+    rate_changes: Vec<IcpInput>,
     snapshots: BTreeMap<(Id, Id), BTreeMap<Day, Snapshot>>,
     rounds: BTreeMap<Day, BTreeMap<(Id, Id), (u64, u64)>>,
     periods: BTreeMap<String, (Day, PeriodSums)>,
-    live: BTreeSet<NodeDay>,
+    /// The open days' live rows.
+    live_days: BTreeMap<Day, LiveDay>,
     /// The last day the live rows were computed through.
     live_today: Option<Day>,
     /// An input came since the live rows were computed.
@@ -181,11 +186,12 @@ impl IcpState {
             next_open: None,
             registry: BTreeMap::new(),
             rates: BTreeMap::new(),
-            changes: Vec::new(),
+            node_changes: BTreeMap::new(),
+            rate_changes: Vec::new(),
             snapshots: BTreeMap::new(),
             rounds: BTreeMap::new(),
             periods: BTreeMap::new(),
-            live: BTreeSet::new(),
+            live_days: BTreeMap::new(),
             live_today: None,
             dirty: false,
         }
@@ -211,6 +217,12 @@ impl IcpState {
                 failed_total,
             } => {
                 let snapshot = (input.ts, input.seq, proposed_total, failed_total);
+                // The day's counts, and the next day's baseline.
+                for d in [day, day + 1] {
+                    if let Some(live) = self.live_days.get_mut(&d) {
+                        live.count_changed((node.clone(), subnet.clone()));
+                    }
+                }
                 let last = self
                     .snapshots
                     .entry((node, subnet))
@@ -222,6 +234,9 @@ impl IcpState {
                 }
             }
             Change::Round { node, subnet, made } => {
+                if let Some(live) = self.live_days.get_mut(&day) {
+                    live.count_changed((node.clone(), subnet.clone()));
+                }
                 let counts = self
                     .rounds
                     .entry(day)
@@ -234,8 +249,19 @@ impl IcpState {
                     counts.1 += 1;
                 }
             }
-            Change::Registered { .. } | Change::Left { .. } | Change::Rate { .. } => {
-                self.changes.push(input)
+            Change::Registered { ref node, .. } | Change::Left { ref node } => {
+                // Every day ending after the change sees it.
+                for live in self.live_days.range_mut(day..).map(|(_, l)| l) {
+                    live.node_changed(node.clone());
+                }
+                let changes = self.node_changes.entry(node.clone()).or_default();
+                insert_in_order(changes, input);
+            }
+            Change::Rate { .. } => {
+                for live in self.live_days.range_mut(day..).map(|(_, l)| l) {
+                    live.rates_changed();
+                }
+                insert_in_order(&mut self.rate_changes, input);
             }
         }
     }
@@ -299,78 +325,42 @@ impl IcpState {
         if self.dirty || self.live_today != Some(today) {
             self.dirty = false;
             self.live_today = Some(today);
-            let mut live = Vec::new();
+            // Days before the first open one have closed: their live rows go.
+            let mut open = std::mem::take(&mut self.live_days);
+            let mut gone = open;
+            open = gone.split_off(&self.next_open.unwrap_or(Day::MAX));
+            for (_, live) in gone {
+                out.extend(live.retract_all().map(|(r, d)| (IcpOut::Live(r), d)));
+            }
             if let Some(first) = self.next_open {
                 for day in first..=today {
-                    live.extend(compute_day(day, &self.inputs_of(day), &self.cfg).nodes);
+                    let live = open.entry(day).or_insert_with(|| LiveDay::new(day, &*self));
+                    let changes = live.refresh(&*self, &self.cfg);
+                    out.extend(changes.into_iter().map(|(r, d)| (IcpOut::Live(r), d)));
                 }
             }
-            let live: BTreeSet<NodeDay> = live.into_iter().collect();
-            let before = std::mem::replace(&mut self.live, live);
-            out.extend(
-                before
-                    .difference(&self.live)
-                    .map(|r| (IcpOut::Live(r.clone()), -1)),
-            );
-            out.extend(
-                self.live
-                    .difference(&before)
-                    .map(|r| (IcpOut::Live(r.clone()), 1)),
-            );
+            self.live_days = open;
         }
         out
     }
 
-    /// Day `day`'s inputs as the state holds them now.
+    /// Day `day`'s inputs as the state holds them now (at a day's close; the live days read
+    /// the same through [`DaySource`], node by node).
     fn inputs_of(&self, day: Day) -> DayInputs {
-        let end = day_end(day);
-        let mut registry = self.registry.clone();
-        let mut rates = self.rates.clone();
-        let mut left_today: Vec<&Id> = Vec::new();
-        let mut changes: Vec<&IcpInput> = self.changes.iter().filter(|c| c.ts < end).collect();
-        changes.sort_by_key(|c| (c.ts, c.seq));
-        for change in changes {
-            if let Change::Left { node } = &change.change {
-                if change.ts >= day_start(day) {
-                    left_today.push(node);
-                }
-            }
-            apply_change(&mut registry, &mut rates, &change.change);
-        }
-        let rewardable = registry
+        let rewardable = self
+            .registry_nodes()
             .into_iter()
-            .filter(|(node, r)| r.active && !left_today.contains(&node))
-            .filter_map(|(node, r)| {
-                Some((
-                    node,
-                    Rewardable {
-                        provider: r.provider?,
-                        region: r.region?,
-                        node_type: r.node_type?,
-                    },
-                ))
-            })
+            .filter_map(|node| Some((node.clone(), self.rewardable(&node, day)?)))
             .collect();
-        let mut counts: BTreeMap<(Id, Id), (u64, u64)> = BTreeMap::new();
-        for (key, days) in &self.snapshots {
-            let Some(&(_, _, p, f)) = days.get(&day) else {
-                continue;
-            };
-            let (bp, bf) = match days.get(&(day - 1)) {
-                Some(&(_, _, bp, bf)) if bp <= p && bf <= f => (bp, bf),
-                _ => (0, 0),
-            };
-            counts.insert(key.clone(), (p - bp, f - bf));
-        }
-        for (key, (made, failed)) in self.rounds.get(&day).into_iter().flatten() {
-            let entry = counts.entry(key.clone()).or_default();
-            entry.0 += made;
-            entry.1 += failed;
-        }
+        let counts = self
+            .count_keys(day)
+            .into_iter()
+            .filter_map(|key| Some((key.clone(), self.count(&key, day)?)))
+            .collect();
         DayInputs {
             counts,
             rewardable,
-            rates,
+            rates: DaySource::rates(self, day),
         }
     }
 
@@ -385,35 +375,54 @@ impl IcpState {
     }
 
     fn fold_changes_before(&mut self, limit: Millis) {
-        let (mut done, later): (Vec<IcpInput>, Vec<IcpInput>) = std::mem::take(&mut self.changes)
-            .into_iter()
-            .partition(|c| c.ts < limit);
-        done.sort_by_key(|c| (c.ts, c.seq));
-        for change in &done {
-            apply_change(&mut self.registry, &mut self.rates, &change.change);
+        self.node_changes.retain(|node, changes| {
+            let later = changes.partition_point(|c| c.ts < limit);
+            if later > 0 {
+                let registration = self.registry.entry(node.clone()).or_default();
+                for change in changes.drain(..later) {
+                    register(registration, &change.change);
+                }
+                // A node that only left, never registered, leaves no entry.
+                if *registration == Registration::default() {
+                    self.registry.remove(node);
+                }
+            }
+            !changes.is_empty()
+        });
+        let later = self.rate_changes.partition_point(|c| c.ts < limit);
+        for change in self.rate_changes.drain(..later) {
+            if let Change::Rate {
+                region,
+                node_type,
+                entry,
+            } = change.change
+            {
+                self.rates.insert((region, node_type), entry);
+            }
         }
-        self.changes = later;
     }
 
     /// Nothing to compute until an input comes: no day started and nothing changed.
     pub fn waiting(&self) -> bool {
-        self.next_open.is_none() && !self.dirty && self.live.is_empty()
+        self.next_open.is_none() && !self.dirty && self.live_days.values().all(LiveDay::is_empty)
     }
 }
 
-fn apply_change(
-    registry: &mut BTreeMap<Id, Registration>,
-    rates: &mut BTreeMap<(Id, Id), RateEntry>,
-    change: &Change,
-) {
+/// Inserts `input` at its (ts, seq) place (inputs come in any order within the open days).
+fn insert_in_order(changes: &mut Vec<IcpInput>, input: IcpInput) {
+    let at = changes.partition_point(|c| (c.ts, c.seq) <= (input.ts, input.seq));
+    changes.insert(at, input);
+}
+
+/// A registry change applied to the node's registration.
+fn register(r: &mut Registration, change: &Change) {
     match change {
         Change::Registered {
-            node,
             provider,
             region,
             node_type,
+            ..
         } => {
-            let r = registry.entry(node.clone()).or_default();
             r.active = true;
             for (field, value) in [
                 (&mut r.provider, provider),
@@ -425,18 +434,91 @@ fn apply_change(
                 }
             }
         }
-        Change::Left { node } => {
-            if let Some(r) = registry.get_mut(node) {
-                r.active = false;
+        Change::Left { .. } => r.active = false,
+        Change::Counters { .. } | Change::Round { .. } | Change::Rate { .. } => {}
+    }
+}
+
+impl DaySource for IcpState {
+    fn count(&self, key: &(Id, Id), day: Day) -> Option<(u64, u64)> {
+        let from_counters = self.snapshots.get(key).and_then(|days| {
+            let &(_, _, p, f) = days.get(&day)?;
+            let (bp, bf) = match days.get(&(day - 1)) {
+                Some(&(_, _, bp, bf)) if bp <= p && bf <= f => (bp, bf),
+                _ => (0, 0),
+            };
+            Some((p - bp, f - bf))
+        });
+        let from_rounds = self.rounds.get(&day).and_then(|r| r.get(key)).copied();
+        match (from_counters, from_rounds) {
+            (None, None) => None,
+            (c, r) => {
+                let (c, r) = (c.unwrap_or_default(), r.unwrap_or_default());
+                Some((c.0 + r.0, c.1 + r.1))
             }
         }
-        Change::Rate {
-            region,
-            node_type,
-            entry,
-        } => {
-            rates.insert((region.clone(), node_type.clone()), entry.clone());
+    }
+
+    fn count_keys(&self, day: Day) -> Vec<(Id, Id)> {
+        let mut keys: Vec<(Id, Id)> = self
+            .snapshots
+            .iter()
+            .filter(|(_, days)| days.contains_key(&day))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.extend(
+            self.rounds
+                .get(&day)
+                .into_iter()
+                .flatten()
+                .map(|(k, _)| k.clone()),
+        );
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    fn rewardable(&self, node: &Id, day: Day) -> Option<Rewardable> {
+        let (start, end) = (day_start(day), day_end(day));
+        let mut r = self.registry.get(node).cloned().unwrap_or_default();
+        let mut left_today = false;
+        for change in self.node_changes.get(node).into_iter().flatten() {
+            if change.ts >= end {
+                break;
+            }
+            left_today |= matches!(change.change, Change::Left { .. }) && change.ts >= start;
+            register(&mut r, &change.change);
         }
-        Change::Counters { .. } | Change::Round { .. } => {}
+        if !r.active || left_today {
+            return None;
+        }
+        Some(Rewardable {
+            provider: r.provider?,
+            region: r.region?,
+            node_type: r.node_type?,
+        })
+    }
+
+    fn registry_nodes(&self) -> Vec<Id> {
+        let mut nodes: Vec<Id> = self.registry.keys().cloned().collect();
+        nodes.extend(self.node_changes.keys().cloned());
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    fn rates(&self, day: Day) -> BTreeMap<(Id, Id), RateEntry> {
+        let mut rates = self.rates.clone();
+        for change in self.rate_changes.iter().take_while(|c| c.ts < day_end(day)) {
+            if let Change::Rate {
+                region,
+                node_type,
+                entry,
+            } = &change.change
+            {
+                rates.insert((region.clone(), node_type.clone()), entry.clone());
+            }
+        }
+        rates
     }
 }

@@ -1,0 +1,471 @@
+//! An open day's live rows (`icp_node_daily_live`), kept current by recomputing only what the
+//! inputs since the last refresh reach, rather than the whole day at every `live_refresh`.
+//!
+//! A day's rows hang together through three network-wide figures: each subnet's failure-rate
+//! percentile (step 4), each provider's mean relative failure rate for its unassigned nodes
+//! (step 7) and each type3 group's shared base (step 9). Each is kept per key and recomputed
+//! from its members, in node-id order as [`compute_day`](super::day::compute_day) does (decimal
+//! sums round by order), only when a member changed; a node's row is recomputed when its own
+//! inputs changed or a figure it reads did. Same rows as `compute_day` over the same inputs:
+//! the icp property tests compare the two.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashSet};
+use rust_decimal::Decimal;
+
+use super::config::IcpConfig;
+use super::day::{is_type3, node_day, node_rate, Assigned, Day, NodeDay, RateEntry, Rewardable};
+use super::formulas::{
+    country_of, relative_failure_rate, subnet_failure_rate, type3_base, NodeRate,
+};
+use crate::id::Id;
+
+/// Where a live day reads its inputs as they stand (the icp state).
+pub trait DaySource {
+    /// The (proposed, failed) counts of (node, subnet) on `day`; None when it has none.
+    fn count(&self, key: &(Id, Id), day: Day) -> Option<(u64, u64)>;
+    /// Every (node, subnet) with counts on `day`.
+    fn count_keys(&self, day: Day) -> Vec<(Id, Id)>;
+    /// The node's registry fields on `day`, when it is rewardable then.
+    fn rewardable(&self, node: &Id, day: Day) -> Option<Rewardable>;
+    /// Every node the registry knows or has a change for.
+    fn registry_nodes(&self) -> Vec<Id>;
+    /// The rewards table at the end of `day`.
+    fn rates(&self, day: Day) -> BTreeMap<(Id, Id), RateEntry>;
+}
+
+/// A type3 group: (provider, country).
+type Group = (Id, String);
+
+fn group_of(reg: &Rewardable) -> Option<Group> {
+    is_type3(&reg.node_type).then(|| (reg.provider.clone(), country_of(&reg.region).to_owned()))
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct LiveDay {
+    day: Day,
+    counts: BTreeMap<(Id, Id), (u64, u64)>,
+    assigned: HashMap<Id, Assigned>,
+    /// Per subnet, the nodes assigned to it (rewardable or not) and its failure rate.
+    subnet_nodes: HashMap<Id, HashSet<Id>>,
+    subnet_fr: HashMap<Id, Decimal>,
+    rewardable: HashMap<Id, Rewardable>,
+    node_rates: HashMap<Id, (Option<(Id, Id)>, NodeRate)>,
+    rates: BTreeMap<(Id, Id), RateEntry>,
+    /// Per provider, its rewardable nodes in id order, and their extrapolated relative rate.
+    provider_nodes: HashMap<Id, BTreeSet<Id>>,
+    provider_mean: HashMap<Id, Decimal>,
+    /// Per type3 group, its nodes in id order, and their shared base and count.
+    groups: HashMap<Group, BTreeSet<Id>>,
+    group_base: HashMap<Group, (Decimal, u32)>,
+    rows: HashMap<Id, NodeDay>,
+    /// What changed since the last refresh.
+    dirty_counts: BTreeSet<(Id, Id)>,
+    dirty_nodes: BTreeSet<Id>,
+    rates_dirty: bool,
+}
+
+impl LiveDay {
+    /// A day seen for the first time: everything it reads is to be computed.
+    pub fn new(day: Day, source: &impl DaySource) -> LiveDay {
+        LiveDay {
+            day,
+            counts: BTreeMap::new(),
+            assigned: HashMap::default(),
+            subnet_nodes: HashMap::default(),
+            subnet_fr: HashMap::default(),
+            rewardable: HashMap::default(),
+            node_rates: HashMap::default(),
+            rates: BTreeMap::new(),
+            provider_nodes: HashMap::default(),
+            provider_mean: HashMap::default(),
+            groups: HashMap::default(),
+            group_base: HashMap::default(),
+            rows: HashMap::default(),
+            dirty_counts: source.count_keys(day).into_iter().collect(),
+            dirty_nodes: source.registry_nodes().into_iter().collect(),
+            rates_dirty: true,
+        }
+    }
+
+    pub fn day(&self) -> Day {
+        self.day
+    }
+
+    /// The counts of `key` on this day may have changed.
+    pub fn count_changed(&mut self, key: (Id, Id)) {
+        self.dirty_counts.insert(key);
+    }
+
+    /// The node's registry fields on this day may have changed.
+    pub fn node_changed(&mut self, node: Id) {
+        self.dirty_nodes.insert(node);
+    }
+
+    /// The rewards table on this day may have changed.
+    pub fn rates_changed(&mut self) {
+        self.rates_dirty = true;
+    }
+
+    /// Every live row of the day, as a retraction (the day closed or left the live table).
+    pub fn retract_all(self) -> impl Iterator<Item = (NodeDay, isize)> {
+        self.rows.into_values().map(|row| (row, -1))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Brings the rows up to date with `source`; returns their changes.
+    pub fn refresh(&mut self, source: &impl DaySource, cfg: &IcpConfig) -> Vec<(NodeDay, isize)> {
+        let day = self.day;
+        let mut rows_due: HashSet<Id> = HashSet::default();
+        let mut subnets_due: BTreeSet<Id> = BTreeSet::new();
+        let mut providers_due: BTreeSet<Id> = BTreeSet::new();
+        let mut groups_due: BTreeSet<Group> = BTreeSet::new();
+
+        // Steps 1-2: counts, then each touched node's subnet.
+        let mut counted: BTreeSet<Id> = BTreeSet::new();
+        for key in std::mem::take(&mut self.dirty_counts) {
+            match source.count(&key, day) {
+                Some(c) => self.counts.insert(key.clone(), c),
+                None => self.counts.remove(&key),
+            };
+            counted.insert(key.0);
+        }
+        for node in counted {
+            let first: (Id, Id) = (node.clone(), Id::from(""));
+            let mine = self
+                .counts
+                .range(first..)
+                .take_while(|((n, _), _)| *n == node)
+                .map(|((_, subnet), c)| (subnet, *c));
+            let new = Assigned::pick(mine);
+            let old = self.assigned.get(&node);
+            if old == new.as_ref() {
+                continue;
+            }
+            if let Some(old) = old {
+                subnets_due.insert(old.subnet.clone());
+                if let Some(members) = self.subnet_nodes.get_mut(&old.subnet) {
+                    members.remove(&node);
+                }
+            }
+            match new {
+                Some(a) => {
+                    subnets_due.insert(a.subnet.clone());
+                    self.subnet_nodes
+                        .entry(a.subnet.clone())
+                        .or_default()
+                        .insert(node.clone());
+                    self.assigned.insert(node.clone(), a);
+                }
+                None => {
+                    self.assigned.remove(&node);
+                }
+            }
+            rows_due.insert(node);
+        }
+
+        // Step 4: the subnets whose members changed.
+        for subnet in subnets_due {
+            let members = self.subnet_nodes.get(&subnet);
+            let new = members.filter(|m| !m.is_empty()).map(|members| {
+                let rates = members.iter().map(|n| self.assigned[n].fr).collect();
+                subnet_failure_rate(rates, cfg.percentile)
+            });
+            let old = match new {
+                Some(fr) => self.subnet_fr.insert(subnet.clone(), fr),
+                None => {
+                    self.subnet_nodes.remove(&subnet);
+                    self.subnet_fr.remove(&subnet)
+                }
+            };
+            if old != new {
+                rows_due.extend(
+                    self.subnet_nodes
+                        .get(&subnet)
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+            }
+        }
+
+        // The registry and the rewards table.
+        if std::mem::take(&mut self.rates_dirty) {
+            let rates = source.rates(day);
+            if rates != self.rates {
+                self.rates = rates;
+                self.dirty_nodes.extend(self.rewardable.keys().cloned());
+            }
+        }
+        for node in std::mem::take(&mut self.dirty_nodes) {
+            let new = source.rewardable(&node, day);
+            let new_rate = new.as_ref().map(|reg| node_rate(reg, &self.rates, cfg));
+            let old = self.rewardable.get(&node);
+            if old == new.as_ref() && self.node_rates.get(&node) == new_rate.as_ref() {
+                continue;
+            }
+            if let Some(old) = self.rewardable.remove(&node) {
+                providers_due.insert(old.provider.clone());
+                if let Some(members) = self.provider_nodes.get_mut(&old.provider) {
+                    members.remove(&node);
+                }
+                if let Some(group) = group_of(&old) {
+                    if let Some(members) = self.groups.get_mut(&group) {
+                        members.remove(&node);
+                    }
+                    groups_due.insert(group);
+                }
+                self.node_rates.remove(&node);
+            }
+            if let (Some(reg), Some(rate)) = (new, new_rate) {
+                providers_due.insert(reg.provider.clone());
+                self.provider_nodes
+                    .entry(reg.provider.clone())
+                    .or_default()
+                    .insert(node.clone());
+                if let Some(group) = group_of(&reg) {
+                    self.groups
+                        .entry(group.clone())
+                        .or_default()
+                        .insert(node.clone());
+                    groups_due.insert(group);
+                }
+                self.node_rates.insert(node.clone(), rate);
+                self.rewardable.insert(node.clone(), reg);
+            }
+            rows_due.insert(node);
+        }
+
+        // Step 7: a provider's mean moves with its assigned nodes' relative rates.
+        providers_due.extend(
+            rows_due
+                .iter()
+                .filter_map(|n| self.rewardable.get(n).map(|r| r.provider.clone())),
+        );
+        for provider in providers_due {
+            let members = self.provider_nodes.get(&provider);
+            let new = members.filter(|m| !m.is_empty()).map(|members| {
+                let (mut sum, mut n) = (Decimal::ZERO, 0u32);
+                for node in members {
+                    if let Some(relative) = self.relative(node) {
+                        sum += relative;
+                        n += 1;
+                    }
+                }
+                if n > 0 {
+                    sum / Decimal::from(n)
+                } else {
+                    Decimal::ZERO
+                }
+            });
+            let old = match new {
+                Some(mean) => self.provider_mean.insert(provider.clone(), mean),
+                None => {
+                    self.provider_nodes.remove(&provider);
+                    self.provider_mean.remove(&provider)
+                }
+            };
+            if old != new {
+                let unassigned = self
+                    .provider_nodes
+                    .get(&provider)
+                    .into_iter()
+                    .flatten()
+                    .filter(|n| !self.assigned.contains_key(*n));
+                rows_due.extend(unassigned.cloned());
+            }
+        }
+
+        // Step 9: the type3 groups whose members changed.
+        for group in groups_due {
+            let members = self.groups.get(&group);
+            let new = members.filter(|m| !m.is_empty()).map(|members| {
+                let rates: Vec<NodeRate> = members.iter().map(|n| self.node_rates[n].1).collect();
+                (type3_base(&rates, cfg.type3_algorithm), rates.len() as u32)
+            });
+            let old = match new {
+                Some(base) => self.group_base.insert(group.clone(), base),
+                None => {
+                    self.groups.remove(&group);
+                    self.group_base.remove(&group)
+                }
+            };
+            if old != new {
+                rows_due.extend(self.groups.get(&group).into_iter().flatten().cloned());
+            }
+        }
+
+        let mut out = Vec::new();
+        for node in rows_due {
+            let new = self.row(&node, cfg);
+            let old = match &new {
+                Some(row) => self.rows.insert(node, row.clone()),
+                None => self.rows.remove(&node),
+            };
+            if old != new {
+                out.extend(old.map(|r| (r, -1)));
+                out.extend(new.map(|r| (r, 1)));
+            }
+        }
+        out
+    }
+
+    fn relative(&self, node: &Id) -> Option<Decimal> {
+        let a = self.assigned.get(node)?;
+        Some(relative_failure_rate(a.fr, self.subnet_fr[&a.subnet]))
+    }
+
+    fn row(&self, node: &Id, cfg: &IcpConfig) -> Option<NodeDay> {
+        let reg = self.rewardable.get(node)?;
+        let assigned = self
+            .assigned
+            .get(node)
+            .map(|a| (a, self.subnet_fr[&a.subnet]));
+        let relative = match self.relative(node) {
+            Some(relative) => relative,
+            None => self.provider_mean[&reg.provider],
+        };
+        let group = group_of(reg).map(|g| self.group_base[&g]);
+        Some(node_day(
+            self.day,
+            node,
+            reg,
+            &self.node_rates[node],
+            group,
+            assigned,
+            relative,
+            cfg,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policies::icp::config::Type3Algorithm;
+    use crate::policies::icp::day::{compute_day, DayInputs};
+    use proptest::prelude::*;
+
+    /// A day's inputs held as they are, for a live day to read.
+    struct Plain(DayInputs);
+
+    impl DaySource for Plain {
+        fn count(&self, key: &(Id, Id), _: Day) -> Option<(u64, u64)> {
+            self.0.counts.get(key).copied()
+        }
+        fn count_keys(&self, _: Day) -> Vec<(Id, Id)> {
+            self.0.counts.keys().cloned().collect()
+        }
+        fn rewardable(&self, node: &Id, _: Day) -> Option<Rewardable> {
+            self.0.rewardable.get(node).cloned()
+        }
+        fn registry_nodes(&self) -> Vec<Id> {
+            self.0.rewardable.keys().cloned().collect()
+        }
+        fn rates(&self, _: Day) -> BTreeMap<(Id, Id), RateEntry> {
+            self.0.rates.clone()
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    enum Edit {
+        Count(u8, u8, Option<(u64, u64)>),
+        Register(u8, Option<(u8, u8, u8)>),
+        Rate(u8, u8, Option<u64>),
+    }
+
+    const NODES: [&str; 8] = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    const SUBNETS: [&str; 3] = ["s1", "s2", "s3"];
+    const PROVIDERS: [&str; 3] = ["p1", "p2", "p3"];
+    const REGIONS: [&str; 3] = ["Europe,CH,Zurich", "Europe,DE,Berlin", "Europe,CH,Geneva"];
+    const TYPES: [&str; 3] = ["type1", "type3", "type3.1"];
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        let counts = proptest::option::weighted(0.8, (0u64..30, 0u64..12));
+        prop_oneof![
+            5 => (0u8..8, 0u8..3, counts).prop_map(|(n, s, c)| Edit::Count(n, s, c)),
+            3 => (0u8..8, proptest::option::weighted(0.8, (0u8..3, 0u8..3, 0u8..3)))
+                .prop_map(|(n, r)| Edit::Register(n, r)),
+            1 => (0u8..3, 0u8..3, proptest::option::of(1u64..2_000_000))
+                .prop_map(|(r, t, m)| Edit::Rate(r, t, m)),
+        ]
+    }
+
+    fn apply(inputs: &mut DayInputs, live: &mut LiveDay, edit: &Edit) {
+        match edit {
+            Edit::Count(n, s, c) => {
+                let key: (Id, Id) = (NODES[*n as usize].into(), SUBNETS[*s as usize].into());
+                match c {
+                    Some(c) => inputs.counts.insert(key.clone(), *c),
+                    None => inputs.counts.remove(&key),
+                };
+                live.count_changed(key);
+            }
+            Edit::Register(n, r) => {
+                let node: Id = NODES[*n as usize].into();
+                match r {
+                    Some((p, r, t)) => inputs.rewardable.insert(
+                        node.clone(),
+                        Rewardable {
+                            provider: PROVIDERS[*p as usize].into(),
+                            region: REGIONS[*r as usize].into(),
+                            node_type: TYPES[*t as usize].into(),
+                        },
+                    ),
+                    None => inputs.rewardable.remove(&node),
+                };
+                live.node_changed(node);
+            }
+            Edit::Rate(r, t, m) => {
+                let region = ["Europe", "Europe,CH", "Europe,DE"][*r as usize];
+                let key: (Id, Id) = (region.into(), TYPES[*t as usize].into());
+                match m {
+                    Some(m) => inputs.rates.insert(
+                        key,
+                        RateEntry {
+                            monthly: (*m).into(),
+                            coefficient_percent: Some(Decimal::from(m % 100)),
+                        },
+                    ),
+                    None => inputs.rates.remove(&key),
+                };
+                live.rates_changed();
+            }
+        }
+    }
+
+    proptest! {
+        /// After every batch of edits, the live rows (the changes it returned, added up) are
+        /// exactly `compute_day`'s over the same inputs.
+        #[test]
+        fn live_rows_equal_the_whole_day_computed_again(
+            batches in proptest::collection::vec(proptest::collection::vec(edit(), 0..6), 1..12),
+            v1 in any::<bool>(),
+        ) {
+            let mut cfg = IcpConfig::default();
+            if v1 {
+                cfg.type3_algorithm = Type3Algorithm::V1;
+            }
+            let mut source = Plain(DayInputs::default());
+            let mut live = LiveDay::new(7, &source);
+            let mut shown: BTreeMap<NodeDay, isize> = BTreeMap::new();
+            for batch in batches {
+                for e in &batch {
+                    apply(&mut source.0, &mut live, e);
+                }
+                for (row, diff) in live.refresh(&source, &cfg) {
+                    *shown.entry(row).or_default() += diff;
+                }
+                shown.retain(|_, d| *d != 0);
+                prop_assert!(shown.values().all(|d| *d == 1));
+                let shown_rows: Vec<&NodeDay> = shown.keys().collect();
+                let expected = compute_day(7, &source.0, &cfg).nodes;
+                prop_assert_eq!(shown_rows, expected.iter().collect::<Vec<_>>());
+            }
+        }
+    }
+}
