@@ -1,15 +1,17 @@
 //! Runs the dataflows on timely workers and captures their outputs as consolidated snapshots.
 //!
-//! Worker 0 feeds the inputs (the other workers feed nothing and only compute); every worker
-//! pushes its share of each output's updates into a shared [`Captured`] store, from which a
-//! snapshot "as of" any completed time can be read. Same input, same snapshot, whatever the
-//! number of workers: outputs are differential collections, consolidated before use.
+//! Every worker keeps the output updates it made in its own shard of a [`Captured`] store (on
+//! a cluster, process 0's workers keep every process's, spread by hash), from which a snapshot
+//! "as of" any completed time can be read by adding the shards up. Same input, same snapshot,
+//! whatever the number of workers: outputs are differential collections, consolidated before
+//! use.
 
 use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::difference::Semigroup;
+use differential_dataflow::Hashable;
 use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::operator::Operator;
@@ -39,9 +41,10 @@ use crate::policies::swap::tables::SwapParts;
 use crate::time::{slot, Millis};
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
-/// or aggregates such as (count, sum) kept as differences).
+/// or aggregates such as (count, sum) kept as differences), one shard per worker of the
+/// gathering process: a worker appends only to its own, so workers never wait for each other.
 pub struct Captured<D, R = isize> {
-    inner: Mutex<CapturedInner<D, R>>,
+    shards: Vec<Mutex<CapturedInner<D, R>>>,
 }
 
 struct CapturedInner<D, R> {
@@ -52,18 +55,21 @@ struct CapturedInner<D, R> {
 }
 
 impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
-    fn new() -> Captured<D, R> {
-        Captured {
-            inner: Mutex::new(CapturedInner {
+    fn new(shards: usize) -> Captured<D, R> {
+        let shard = || {
+            Mutex::new(CapturedInner {
                 base: HashMap::new(),
                 compacted: None,
                 pending: Vec::new(),
-            }),
+            })
+        };
+        Captured {
+            shards: (0..shards.max(1)).map(|_| shard()).collect(),
         }
     }
 
-    fn extend(&self, updates: impl IntoIterator<Item = (D, Millis, R)>) {
-        self.inner
+    fn extend(&self, shard: usize, updates: impl IntoIterator<Item = (D, Millis, R)>) {
+        self.shards[shard]
             .lock()
             .expect("capture lock")
             .pending
@@ -73,27 +79,36 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     /// Folds every update at or before `upto` into the consolidated base; later snapshots must
     /// be at or after `upto`.
     pub fn compact(&self, upto: Millis) {
-        let mut inner = self.inner.lock().expect("capture lock");
-        let pending = std::mem::take(&mut inner.pending);
-        let (done, later): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, t, _)| *t <= upto);
-        for (data, _, diff) in done {
-            add(&mut inner.base, data, diff);
+        for shard in &self.shards {
+            let mut inner = shard.lock().expect("capture lock");
+            let inner = &mut *inner;
+            for (data, _, diff) in inner.pending.extract_if(.., |(_, t, _)| *t <= upto) {
+                add(&mut inner.base, data, diff);
+            }
+            inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
         }
-        inner.pending = later;
-        inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
     }
 
     /// Each record's accumulated difference at `as_of` (zero ones left out), sorted.
     pub fn totals(&self, as_of: Millis) -> Vec<(D, R)> {
-        let inner = self.inner.lock().expect("capture lock");
-        debug_assert!(
-            inner.compacted.is_none_or(|c| c <= as_of),
-            "snapshot before the compacted time"
-        );
-        let mut totals = inner.base.clone();
-        for (data, t, diff) in &inner.pending {
-            if *t <= as_of {
-                add(&mut totals, data.clone(), diff.clone());
+        let mut totals: HashMap<D, R> = HashMap::new();
+        for shard in &self.shards {
+            let inner = shard.lock().expect("capture lock");
+            debug_assert!(
+                inner.compacted.is_none_or(|c| c <= as_of),
+                "snapshot before the compacted time"
+            );
+            if totals.is_empty() {
+                totals = inner.base.clone();
+            } else {
+                for (data, diff) in &inner.base {
+                    add(&mut totals, data.clone(), diff.clone());
+                }
+            }
+            for (data, t, diff) in &inner.pending {
+                if *t <= as_of {
+                    add(&mut totals, data.clone(), diff.clone());
+                }
             }
         }
         let mut out: Vec<(D, R)> = totals.into_iter().collect();
@@ -111,13 +126,16 @@ where
         bincode::serialize(&self.totals(at)).map_err(|e| e.to_string())
     }
 
-    /// Starts from a saved collection, complete through `at`.
+    /// Starts from a saved collection, complete through `at` (all of it in the first shard).
     fn restore(&self, bytes: &[u8], at: Millis) -> Result<(), String> {
         let totals: Vec<(D, R)> = bincode::deserialize(bytes).map_err(|e| e.to_string())?;
-        let mut inner = self.inner.lock().expect("capture lock");
-        inner.base = totals.into_iter().collect();
-        inner.pending.clear();
-        inner.compacted = Some(at);
+        let mut totals = Some(totals);
+        for shard in &self.shards {
+            let mut inner = shard.lock().expect("capture lock");
+            inner.base = totals.take().unwrap_or_default().into_iter().collect();
+            inner.pending.clear();
+            inner.compacted = Some(at);
+        }
         Ok(())
     }
 }
@@ -178,15 +196,15 @@ impl Outputs {
             frontiers: Mutex::new(vec![0; CAPTURES * workers]),
             limit: std::sync::atomic::AtomicU64::new(Millis::MAX),
             workers,
-            node_out: Captured::new(),
-            tasks: Captured::new(),
-            gpu_vram: Captured::new(),
-            pay: Captured::new(),
-            icp: Captured::new(),
-            sla: Captured::new(),
-            swap: Captured::new(),
-            relay: Captured::new(),
-            gpu_latest: Captured::new(),
+            node_out: Captured::new(workers),
+            tasks: Captured::new(workers),
+            gpu_vram: Captured::new(workers),
+            pay: Captured::new(workers),
+            icp: Captured::new(workers),
+            sla: Captured::new(workers),
+            swap: Captured::new(workers),
+            relay: Captured::new(workers),
+            gpu_latest: Captured::new(workers),
         }
     }
 
@@ -349,22 +367,34 @@ impl Inputs {
     }
 }
 
+/// Where a capture keeps its updates: in this process, each worker its own (a worker sends its
+/// updates to itself); on a cluster, in process 0, whose `workers` workers share them by hash.
+#[derive(Clone, Copy)]
+enum Gather {
+    Local,
+    ToFirstProcess { workers: u64 },
+}
+
 fn capture<'s, D, R>(
     collection: Collection<'s, Millis, D, R>,
     probe: &ProbeHandle<Millis>,
     store: Arc<Outputs>,
-    (index, worker): (usize, usize),
+    (index, worker, gather): (usize, usize, Gather),
     pick: fn(&Outputs) -> &Captured<D, R>,
 ) where
-    D: timely::ExchangeData + Clone + Eq + Hash + Ord,
+    D: timely::ExchangeData + Clone + Eq + Hash + Ord + Hashable<Output = u64>,
     R: Semigroup + timely::ExchangeData + Clone,
 {
+    let route: Box<dyn Fn(&(D, Millis, R)) -> u64> = match gather {
+        Gather::Local => Box::new(move |_| worker as u64),
+        Gather::ToFirstProcess { workers } => Box::new(move |(d, _, _)| d.hashed() % workers),
+    };
     let mut reported = 0;
     collection.probe_with(probe).inner.sink(
-        Exchange::new(|_: &(D, Millis, R)| 0),
+        Exchange::new(move |update: &(D, Millis, R)| route(update)),
         "Capture",
         move |(input, frontier)| {
-            input.for_each(|_, data| pick(&store).extend(data.drain(..)));
+            input.for_each(|_, data| pick(&store).extend(worker, data.drain(..)));
             let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
             if reached != reported {
                 reported = reached;
@@ -394,7 +424,7 @@ pub struct Session<'w> {
 pub struct WorkerCut {
     /// The worker's operator states.
     pub states: crate::checkpoint::WorkerStates,
-    /// The captured outputs (the gathering worker only, see [`run_on`]).
+    /// The captured outputs, every worker's shard (worker 0 of process 0 only, see [`run_on`]).
     pub outputs: Option<Vec<Vec<u8>>>,
 }
 
@@ -601,8 +631,8 @@ where
     run_on(config, &Cluster::local(workers), driver)
 }
 
-/// [`run`] on a cluster. Every output is gathered on the first worker of process 0, so that
-/// process holds the whole state; the others hold none.
+/// [`run`] on a cluster. Every output is gathered on the workers of process 0, so that process
+/// holds the whole state; the others hold none.
 pub fn run_on<F>(config: &Config, cluster: &Cluster, driver: F) -> Result<Arc<Outputs>, String>
 where
     F: Fn(Session) + Send + Sync + 'static,
@@ -674,6 +704,12 @@ where
         let store = Arc::clone(&shared);
         // Sinks report progress by their index among this process's workers.
         let w = worker.index() - first_local;
+        let gather = match processes {
+            1 => Gather::Local,
+            _ => Gather::ToFirstProcess {
+                workers: workers as u64,
+            },
+        };
         let control = Control::install(worker, Arc::clone(&heard), process, processes);
         let main = worker.next_dataflow_index();
         let mine = saved
@@ -687,24 +723,42 @@ where
         };
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &states, &mut inputs.icp, &icp_cfg, period);
-            capture(icp, &probe, Arc::clone(&store), (4, w), |o| &o.icp);
+            capture(icp, &probe, Arc::clone(&store), (4, w, gather), |o| &o.icp);
             let sla = build_sla(scope.clone(), &states, &mut inputs.sla, &sla_cfg, period);
-            capture(sla, &probe, Arc::clone(&store), (5, w), |o| &o.sla);
+            capture(sla, &probe, Arc::clone(&store), (5, w, gather), |o| &o.sla);
             let swap = build_swap(scope.clone(), &states, &mut inputs.swap, &swap_cfg, period);
-            capture(swap, &probe, Arc::clone(&store), (6, w), |o| &o.swap);
+            capture(swap, &probe, Arc::clone(&store), (6, w, gather), |o| {
+                &o.swap
+            });
             let relay = build_relay(scope.clone(), &states, &mut inputs.relay, &relay_cfg);
-            capture(relay, &probe, Arc::clone(&store), (7, w), |o| &o.relay);
+            capture(relay, &probe, Arc::clone(&store), (7, w, gather), |o| {
+                &o.relay
+            });
             let gpus = build_gpu_latest(scope.clone(), &states, &mut inputs.gpus);
-            capture(gpus, &probe, Arc::clone(&store), (8, w), |o| &o.gpu_latest);
+            capture(gpus, &probe, Arc::clone(&store), (8, w, gather), |o| {
+                &o.gpu_latest
+            });
             let out = build(scope, &states, &mut inputs.crynux, &cfg);
-            capture(out.node_out, &probe, Arc::clone(&store), (0, w), |o| {
-                &o.node_out
+            capture(
+                out.node_out,
+                &probe,
+                Arc::clone(&store),
+                (0, w, gather),
+                |o| &o.node_out,
+            );
+            capture(out.tasks, &probe, Arc::clone(&store), (1, w, gather), |o| {
+                &o.tasks
             });
-            capture(out.tasks, &probe, Arc::clone(&store), (1, w), |o| &o.tasks);
-            capture(out.gpu_vram, &probe, Arc::clone(&store), (2, w), |o| {
-                &o.gpu_vram
+            capture(
+                out.gpu_vram,
+                &probe,
+                Arc::clone(&store),
+                (2, w, gather),
+                |o| &o.gpu_vram,
+            );
+            capture(out.pay, &probe, Arc::clone(&store), (3, w, gather), |o| {
+                &o.pay
             });
-            capture(out.pay, &probe, Arc::clone(&store), (3, w), |o| &o.pay);
         });
         if let Err(e) = states.borrow().check() {
             panic!("the checkpoint does not fit this version's dataflow: {e} (remove the checkpoint directory to start from the log)");
@@ -753,7 +807,7 @@ pub fn replay(
 }
 
 /// [`replay`] on a cluster: the first worker of process 0 feeds (the other processes' events
-/// are not used) and gathers the outputs.
+/// are not used); process 0 gathers the outputs.
 pub fn replay_on(
     config: &Config,
     cluster: &Cluster,
