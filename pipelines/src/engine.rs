@@ -32,6 +32,7 @@ use crate::policies::icp::tables::IcpParts;
 use crate::policies::relay::dataflow::{build as build_relay, inputs as relay_inputs, RelayInputs};
 use crate::policies::relay::state::RelayOut;
 use crate::policies::relay::tables::RelayParts;
+use crate::policies::sla::config::SlaConfig;
 use crate::policies::sla::dataflow::{build as build_sla, inputs as sla_inputs, SlaInputs};
 use crate::policies::sla::state::SlaOut;
 use crate::policies::sla::tables::SlaParts;
@@ -233,8 +234,8 @@ impl Outputs {
     }
 
     /// The sla rows as of `as_of` (a completed time).
-    pub fn sla(&self, as_of: Millis) -> SlaParts {
-        SlaParts::from_rows(self.sla.snapshot(as_of))
+    pub fn sla(&self, as_of: Millis, cfg: &SlaConfig) -> SlaParts {
+        SlaParts::from_rows(self.sla.snapshot(as_of), as_of, cfg)
     }
 
     /// The swap rows as of `as_of` (a completed time).

@@ -98,7 +98,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 3 * 60_000, slide);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let mut incremental = outputs.sla(as_of);
+            let mut incremental = outputs.sla(as_of, &config.policy.sla);
             let mut rows: Vec<SlaOut> = Vec::new();
             rows.extend(incremental.targets.take().map(SlaOut::Targets));
             rows.extend(incremental.nodes.into_iter().map(|(n, f)| SlaOut::Node(n, f)));

@@ -8,7 +8,7 @@
 //! Bounded state: a histogram has at most 3,001 buckets per class, so a pane holds at most
 //! that many entries whatever the request rate; the window holds `window / slide` panes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -166,7 +166,10 @@ pub enum SlaOut {
     /// An active node's figures over the window.
     Node(Id, Figures),
     Targets(TargetsRow),
+    /// A node's standing as the reference computes it, checked at every check.
     Level(LevelRow),
+    /// A node's standing as the dataflow keeps it, caught up at read time ([`Standing::at`]).
+    Standing(Id, Standing),
     Trigger(TriggerRow),
     Statement(StatementRow),
 }
@@ -231,15 +234,68 @@ impl NetworkMedians {
     }
 }
 
-/// A node's check history as the level rule needs it.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Standing {
+/// A node's check history as the level rule needs it, exact as of check `through`.
+///
+/// A node with no data in a check's window cannot breach (it adds nothing to the medians and
+/// every score it would be judged on is NULL), so while it is active (`accruing`) and idle each
+/// later check is a clean one. Those checks are not made node by node: the counts are caught
+/// up in closed form when the node is next touched, checked with data, or read. A clean check
+/// changes the level only at every `recover_after`-th consecutive one, and that check is
+/// always scheduled ([`Standing::next_wake`]), so a catch-up never crosses a level change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Standing {
     level: Level,
     since: Option<Millis>,
     /// Times of the breaching checks inside the lookback.
     breaches: VecDeque<Millis>,
     consecutive_breaches: u32,
     consecutive_clean: u32,
+    /// The last check the node took part in (None: not checked yet).
+    checked: Option<Millis>,
+    /// Every check at or before this is counted.
+    through: Millis,
+    /// Active: each check after `through` counts (clean unless the node is touched).
+    accruing: bool,
+}
+
+impl Standing {
+    /// Counts the clean checks after `through` up to `upto`, a check time (none while the node
+    /// is not active).
+    fn catch_up(&mut self, upto: Millis, cfg: &SlaConfig) {
+        if !self.accruing || upto <= self.through {
+            return;
+        }
+        let every = cfg.check_every.millis();
+        self.consecutive_clean += ((upto - self.through) / every) as u32;
+        self.consecutive_breaches = 0;
+        self.checked = Some(upto);
+        self.through = upto;
+        self.forget_breaches_before(upto, cfg);
+    }
+
+    fn forget_breaches_before(&mut self, c: Millis, cfg: &SlaConfig) {
+        let lookback = cfg.lookback.millis();
+        while self.breaches.front().is_some_and(|b| *b + lookback <= c) {
+            self.breaches.pop_front();
+        }
+    }
+
+    /// The check at which clean checks alone would next change the level, if any.
+    fn next_wake(&self, cfg: &SlaConfig) -> Option<Millis> {
+        if !self.accruing || self.level == Level::None {
+            return None;
+        }
+        let left = cfg.recover_after - self.consecutive_clean % cfg.recover_after;
+        Some(self.through + left as Millis * cfg.check_every.millis())
+    }
+
+    /// The `sla_levels` row of `node` as of `as_of` (None before its first check).
+    pub fn at(&self, node: &Id, as_of: Millis, cfg: &SlaConfig) -> Option<LevelRow> {
+        let every = cfg.check_every.millis();
+        let mut now = self.clone();
+        now.catch_up(as_of / every * every, cfg);
+        Some(level_row(node, &now, now.checked?))
+    }
 }
 
 /// A GPU's fault state: its last ECC double-bit total and whether its latest sample is faulty.
@@ -268,7 +324,8 @@ pub struct SlaState {
     shown: HashMap<Id, Figures>,
     shown_targets: Option<TargetsRow>,
     standings: HashMap<Id, Standing>,
-    shown_levels: HashMap<Id, LevelRow>,
+    /// (check, node): the checks at which idle nodes' levels change.
+    wakes: BTreeSet<(Millis, Id)>,
     dirty: BTreeSet<Id>,
     /// The first and the last processed moment.
     first: Option<Millis>,
@@ -295,7 +352,7 @@ impl SlaState {
             shown: HashMap::new(),
             shown_targets: None,
             standings: HashMap::new(),
-            shown_levels: HashMap::new(),
+            wakes: BTreeSet::new(),
             dirty: BTreeSet::new(),
             first: None,
             last: None,
@@ -366,6 +423,9 @@ impl SlaState {
                 let now = matches!(input.what, SlaEvent::Registered);
                 let before = self.active.insert(node.clone(), now).unwrap_or(false);
                 self.active_count = self.active_count + now as usize - before as usize;
+                if now != before {
+                    self.activity_changed(t, &node, now, rows);
+                }
             }
             SlaEvent::Probe { ok } => self.count(t, &node, |c| c.probe(ok)),
             SlaEvent::Request {
@@ -555,50 +615,103 @@ impl SlaState {
         targets(&self.medians.medians(), &self.cfg)
     }
 
-    /// The hourly check at `c` of every active node (rule 8).
+    /// The node became active or inactive at moment `t`: the checks before `t` counted while
+    /// it was active, the check at `t` (if any) counts only if it is active now.
+    fn activity_changed(&mut self, t: Millis, node: &Id, active: bool, rows: &mut Rows) {
+        let every = self.cfg.check_every.millis();
+        let before_t = t.saturating_sub(1) / every * every;
+        self.update_standing(node, rows, |s, cfg| {
+            if active {
+                s.through = before_t;
+            } else {
+                s.catch_up(before_t, cfg);
+            }
+            s.accruing = active;
+        });
+    }
+
+    /// Changes the node's standing with `change`, then reschedules its wake and shows the row.
+    fn update_standing(
+        &mut self,
+        node: &Id,
+        rows: &mut Rows,
+        change: impl FnOnce(&mut Standing, &SlaConfig),
+    ) {
+        let old = self.standings.get(node).cloned();
+        let standing = self.standings.entry(node.clone()).or_default();
+        change(standing, &self.cfg);
+        if old.as_ref() == Some(standing) {
+            return;
+        }
+        let new = standing.clone();
+        if let Some(wake) = old.as_ref().and_then(|o| o.next_wake(&self.cfg)) {
+            self.wakes.remove(&(wake, node.clone()));
+        }
+        if let Some(wake) = new.next_wake(&self.cfg) {
+            self.wakes.insert((wake, node.clone()));
+        }
+        if let Some(old) = old {
+            rows.push((SlaOut::Standing(node.clone(), old), -1));
+        }
+        rows.push((SlaOut::Standing(node.clone(), new), 1));
+    }
+
+    /// The hourly check at `c` (rule 8) of the active nodes with data in its window and of
+    /// those whose level it changes; every other active node's clean check is counted when it
+    /// is next touched or read (see [`Standing`]).
     fn check(&mut self, c: Millis, rows: &mut Rows) {
         if self.active_count == 0 {
             return;
         }
+        let every = self.cfg.check_every.millis();
         let from = c - self.cfg.check_window.millis();
-        let mut nodes: Vec<&Id> = self
-            .active
-            .iter()
-            .filter(|(_, a)| **a)
-            .map(|(n, _)| n)
-            .collect();
-        nodes.sort();
-        let figures: Vec<(Id, Figures)> = nodes
-            .into_iter()
-            .map(|node| {
-                let mut counts = Counts::default();
-                for (_, bucket) in self.hours.range(from + 1..=c) {
-                    if let Some(n) = bucket.get(node) {
-                        counts.merge(n, 1);
-                    }
+        let mut counts: HashMap<Id, Counts> = HashMap::new();
+        for (_, bucket) in self.hours.range(from + 1..=c) {
+            for (node, n) in bucket {
+                if self.is_active(node) {
+                    counts.entry(node.clone()).or_default().merge(n, 1);
                 }
-                (node.clone(), Figures::of(&counts, 0, 0))
-            })
+            }
+        }
+        let figures: Vec<(Id, Figures)> = counts
+            .into_iter()
+            .map(|(node, counts)| (node, Figures::of(&counts, 0, 0)))
             .collect();
         let hour_targets = targets(&medians_of(figures.iter().map(|(_, f)| f)), &self.cfg);
-        for (node, f) in &figures {
-            let breach = scores(f, &hour_targets, 0.5, &self.cfg).breaches();
-            let standing = self.standings.entry(node.clone()).or_default();
-            let (old, new, cause) = record_check(standing, c, breach, &self.cfg);
-            if new != old {
-                let level = (new != Level::None).then(|| new.name());
+        let mut due: Vec<(Id, bool)> = figures
+            .iter()
+            .map(|(node, f)| {
+                let breach = scores(f, &hour_targets, 0.5, &self.cfg).breaches();
+                (node.clone(), breach)
+            })
+            .collect();
+        let with_data: HashSet<Id> = figures.into_iter().map(|(node, _)| node).collect();
+        while let Some((at, node)) = self.wakes.first().cloned() {
+            if at > c {
+                break;
+            }
+            self.wakes.pop_first();
+            if self.is_active(&node) && !with_data.contains(&node) {
+                due.push((node, false));
+            }
+        }
+        for (node, breach) in due {
+            let mut edge = None;
+            self.update_standing(&node, rows, |standing, cfg| {
+                standing.catch_up(c - every, cfg);
+                let (old, new, cause) = record_check(standing, c, breach, cfg);
+                if new != old {
+                    edge = Some(((new != Level::None).then(|| new.name()), cause));
+                }
+            });
+            if let Some((level, cause)) = edge {
                 let cause = Cause {
                     value: cause.0,
                     threshold: cause.1,
                 };
-                let edges = self.edges.set(node, BREACH, level.as_deref(), c, cause);
+                let edges = self.edges.set(&node, BREACH, level.as_deref(), c, cause);
                 rows.extend(edges.into_iter().map(|e| (SlaOut::Trigger(e), 1)));
             }
-            let row = level_row(node, standing, c);
-            if let Some(old) = self.shown_levels.insert(node.clone(), row.clone()) {
-                rows.push((SlaOut::Level(old), -1));
-            }
-            rows.push((SlaOut::Level(row), 1));
         }
     }
 
@@ -659,14 +772,9 @@ fn record_check(
     breach: bool,
     cfg: &SlaConfig,
 ) -> (Level, Level, (f64, f64)) {
-    let lookback = cfg.lookback.millis();
-    while standing
-        .breaches
-        .front()
-        .is_some_and(|b| *b + lookback <= c)
-    {
-        standing.breaches.pop_front();
-    }
+    standing.forget_breaches_before(c, cfg);
+    standing.checked = Some(c);
+    standing.through = c;
     if breach {
         standing.breaches.push_back(c);
         standing.consecutive_breaches += 1;

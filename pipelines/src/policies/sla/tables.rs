@@ -9,6 +9,7 @@ use super::state::{all_scores, LevelRow, SlaOut, TargetsRow};
 use crate::id::Id;
 use crate::statement::StatementRow;
 use crate::table::{int, timestamp, Cell, ColumnType::*, Table};
+use crate::time::Millis;
 use crate::triggers::TriggerRow;
 
 /// Everything the sla dataflow shows at one moment, each list sorted.
@@ -22,13 +23,16 @@ pub struct SlaParts {
 }
 
 impl SlaParts {
-    pub fn from_rows(rows: Vec<SlaOut>) -> SlaParts {
+    /// Sorts rows out by table (`rows` sorted, as a snapshot comes), the standings caught up
+    /// to `as_of`.
+    pub fn from_rows(rows: Vec<SlaOut>, as_of: Millis, cfg: &SlaConfig) -> SlaParts {
         let mut parts = SlaParts::default();
         for row in rows {
             match row {
                 SlaOut::Node(node, f) => parts.nodes.push((node, f)),
                 SlaOut::Targets(t) => parts.targets = Some(t),
                 SlaOut::Level(l) => parts.levels.push(l),
+                SlaOut::Standing(node, s) => parts.levels.extend(s.at(&node, as_of, cfg)),
                 SlaOut::Trigger(t) => parts.triggers.push(t),
                 SlaOut::Statement(s) => parts.statements.push(s),
             }
