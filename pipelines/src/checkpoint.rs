@@ -13,6 +13,11 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// The layout of the operator states a checkpoint holds: raised whenever a state's fields change
+/// (bincode is not self-describing, so an old layout might otherwise decode into nonsense).
+/// 2: the icp live days and per-node registry changes, the sla standings caught up lazily.
+pub const STATE_FORMAT: u32 = 2;
+
 /// One worker's operator states, by operator name, serialised.
 pub type WorkerStates = BTreeMap<String, Vec<u8>>;
 

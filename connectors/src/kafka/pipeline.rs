@@ -1143,12 +1143,17 @@ fn takes_checkpoints(config: &Config, cluster: &Cluster) -> bool {
     config.checkpoints.every.millis() > 0 && cluster.addresses.len() <= 1
 }
 
-/// What a checkpoint's states depend on: the policies' settings and the engine's grain. A
-/// checkpoint taken under others is not restored.
+/// What a checkpoint's states depend on: the policies' settings, the engine's grain and the
+/// layout of the operator states. A checkpoint taken under others is not restored.
 pub fn config_fingerprint(config: &Config) -> String {
     use sha2::{Digest, Sha256};
-    let settings = serde_json::to_vec(&(&config.policy, &config.statements.period, &config.limits))
-        .expect("settings serialise");
+    let settings = serde_json::to_vec(&(
+        &config.policy,
+        &config.statements.period,
+        &config.limits,
+        meritflow_pipelines::checkpoint::STATE_FORMAT,
+    ))
+    .expect("settings serialise");
     Sha256::digest(&settings)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -1172,7 +1177,7 @@ pub fn load_checkpoint(
     let dir = store.dir().display();
     if checkpoint.config != config_fingerprint(config) {
         return Err(format!(
-            "the newest checkpoint in {dir} (through {}) was taken under other policy settings: restore those settings, or move the checkpoint directory away to rebuild the state from the log",
+            "the newest checkpoint in {dir} (through {}) was taken under other policy settings or by a version of meritflow whose states are laid out otherwise: restore those settings, or move the checkpoint directory away to rebuild the state from the log",
             format_rfc3339(checkpoint.at)
         ));
     }
