@@ -42,6 +42,31 @@ fn group_of(reg: &Rewardable) -> Option<Group> {
     is_type3(&reg.node_type).then(|| (reg.provider.clone(), country_of(&reg.region).to_owned()))
 }
 
+/// Sets the figure of `key` (a subnet, provider or group) to `new`, dropping the key and its
+/// members when it has none left; whether the figure changed.
+fn set_figure<K, M, V>(
+    figures: &mut HashMap<K, V>,
+    members: &mut HashMap<K, M>,
+    key: &K,
+    new: Option<V>,
+) -> bool
+where
+    K: Eq + std::hash::Hash + Clone,
+    V: PartialEq,
+{
+    let changed = figures.get(key) != new.as_ref();
+    match new {
+        Some(value) => {
+            figures.insert(key.clone(), value);
+        }
+        None => {
+            members.remove(key);
+            figures.remove(key);
+        }
+    }
+    changed
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct LiveDay {
     day: Day,
@@ -175,14 +200,7 @@ impl LiveDay {
                 let rates = members.iter().map(|n| self.assigned[n].fr).collect();
                 subnet_failure_rate(rates, cfg.percentile)
             });
-            let old = match new {
-                Some(fr) => self.subnet_fr.insert(subnet.clone(), fr),
-                None => {
-                    self.subnet_nodes.remove(&subnet);
-                    self.subnet_fr.remove(&subnet)
-                }
-            };
-            if old != new {
+            if set_figure(&mut self.subnet_fr, &mut self.subnet_nodes, &subnet, new) {
                 rows_due.extend(
                     self.subnet_nodes
                         .get(&subnet)
@@ -262,14 +280,12 @@ impl LiveDay {
                     Decimal::ZERO
                 }
             });
-            let old = match new {
-                Some(mean) => self.provider_mean.insert(provider.clone(), mean),
-                None => {
-                    self.provider_nodes.remove(&provider);
-                    self.provider_mean.remove(&provider)
-                }
-            };
-            if old != new {
+            if set_figure(
+                &mut self.provider_mean,
+                &mut self.provider_nodes,
+                &provider,
+                new,
+            ) {
                 let unassigned = self
                     .provider_nodes
                     .get(&provider)
@@ -287,14 +303,7 @@ impl LiveDay {
                 let rates: Vec<NodeRate> = members.iter().map(|n| self.node_rates[n].1).collect();
                 (type3_base(&rates, cfg.type3_algorithm), rates.len() as u32)
             });
-            let old = match new {
-                Some(base) => self.group_base.insert(group.clone(), base),
-                None => {
-                    self.groups.remove(&group);
-                    self.group_base.remove(&group)
-                }
-            };
-            if old != new {
+            if set_figure(&mut self.group_base, &mut self.groups, &group, new) {
                 rows_due.extend(self.groups.get(&group).into_iter().flatten().cloned());
             }
         }
