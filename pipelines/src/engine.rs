@@ -376,33 +376,45 @@ enum Gather {
     ToFirstProcess { workers: u64 },
 }
 
-fn capture<'s, D, R>(
-    collection: Collection<'s, Millis, D, R>,
-    probe: &ProbeHandle<Millis>,
+/// Where one worker's capture sinks store, and how they report their progress.
+struct Capture {
+    probe: ProbeHandle<Millis>,
     store: Arc<Outputs>,
-    (index, worker, gather): (usize, usize, Gather),
-    pick: fn(&Outputs) -> &Captured<D, R>,
-) where
-    D: timely::ExchangeData + Clone + Eq + Hash + Ord + Hashable<Output = u64>,
-    R: Semigroup + timely::ExchangeData + Clone,
-{
-    let route: Box<dyn Fn(&(D, Millis, R)) -> u64> = match gather {
-        Gather::Local => Box::new(move |_| worker as u64),
-        Gather::ToFirstProcess { workers } => Box::new(move |(d, _, _)| d.hashed() % workers),
-    };
-    let mut reported = 0;
-    collection.probe_with(probe).inner.sink(
-        Exchange::new(move |update: &(D, Millis, R)| route(update)),
-        "Capture",
-        move |(input, frontier)| {
-            input.for_each(|_, data| pick(&store).extend(worker, data.drain(..)));
-            let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
-            if reached != reported {
-                reported = reached;
-                store.reached(index, worker, reached);
-            }
-        },
-    );
+    /// This worker's index among its process's workers.
+    worker: usize,
+    gather: Gather,
+}
+
+impl Capture {
+    /// Stores `collection`'s updates in `pick`'s shard of this worker; `index` is the capture's
+    /// place in [`Outputs`]' progress table.
+    fn sink<'s, D, R>(
+        &self,
+        index: usize,
+        collection: Collection<'s, Millis, D, R>,
+        pick: fn(&Outputs) -> &Captured<D, R>,
+    ) where
+        D: timely::ExchangeData + Clone + Eq + Hash + Ord + Hashable<Output = u64>,
+        R: Semigroup + timely::ExchangeData + Clone,
+    {
+        let (store, worker, gather) = (Arc::clone(&self.store), self.worker, self.gather);
+        let mut reported = 0;
+        collection.probe_with(&self.probe).inner.sink(
+            Exchange::new(move |(d, _, _): &(D, Millis, R)| match gather {
+                Gather::Local => worker as u64,
+                Gather::ToFirstProcess { workers } => d.hashed() % workers,
+            }),
+            "Capture",
+            move |(input, frontier)| {
+                input.for_each(|_, data| pick(&store).extend(worker, data.drain(..)));
+                let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
+                if reached != reported {
+                    reported = reached;
+                    store.reached(index, worker, reached);
+                }
+            },
+        );
+    }
 }
 
 /// One worker's handle on the running dataflow.
@@ -702,7 +714,6 @@ where
             gpus: gpu_inputs(grain),
         };
         let probe = ProbeHandle::new();
-        let store = Arc::clone(&shared);
         // Sinks report progress by their index among this process's workers.
         let w = worker.index() - first_local;
         let gather = match processes {
@@ -722,44 +733,28 @@ where
             Some(states) => crate::checkpoint::StateRegistry::restoring(states),
             None => crate::checkpoint::StateRegistry::fresh(),
         };
+        let capture = Capture {
+            probe: probe.clone(),
+            store: Arc::clone(&shared),
+            worker: w,
+            gather,
+        };
         worker.dataflow::<Millis, _, _>(|scope| {
             let icp = build_icp(scope.clone(), &states, &mut inputs.icp, &icp_cfg, period);
-            capture(icp, &probe, Arc::clone(&store), (4, w, gather), |o| &o.icp);
+            capture.sink(4, icp, |o| &o.icp);
             let sla = build_sla(scope.clone(), &states, &mut inputs.sla, &sla_cfg, period);
-            capture(sla, &probe, Arc::clone(&store), (5, w, gather), |o| &o.sla);
+            capture.sink(5, sla, |o| &o.sla);
             let swap = build_swap(scope.clone(), &states, &mut inputs.swap, &swap_cfg, period);
-            capture(swap, &probe, Arc::clone(&store), (6, w, gather), |o| {
-                &o.swap
-            });
+            capture.sink(6, swap, |o| &o.swap);
             let relay = build_relay(scope.clone(), &states, &mut inputs.relay, &relay_cfg);
-            capture(relay, &probe, Arc::clone(&store), (7, w, gather), |o| {
-                &o.relay
-            });
+            capture.sink(7, relay, |o| &o.relay);
             let gpus = build_gpu_latest(scope.clone(), &states, &mut inputs.gpus);
-            capture(gpus, &probe, Arc::clone(&store), (8, w, gather), |o| {
-                &o.gpu_latest
-            });
+            capture.sink(8, gpus, |o| &o.gpu_latest);
             let out = build(scope, &states, &mut inputs.crynux, &cfg);
-            capture(
-                out.node_out,
-                &probe,
-                Arc::clone(&store),
-                (0, w, gather),
-                |o| &o.node_out,
-            );
-            capture(out.tasks, &probe, Arc::clone(&store), (1, w, gather), |o| {
-                &o.tasks
-            });
-            capture(
-                out.gpu_vram,
-                &probe,
-                Arc::clone(&store),
-                (2, w, gather),
-                |o| &o.gpu_vram,
-            );
-            capture(out.pay, &probe, Arc::clone(&store), (3, w, gather), |o| {
-                &o.pay
-            });
+            capture.sink(0, out.node_out, |o| &o.node_out);
+            capture.sink(1, out.tasks, |o| &o.tasks);
+            capture.sink(2, out.gpu_vram, |o| &o.gpu_vram);
+            capture.sink(3, out.pay, |o| &o.pay);
         });
         if let Err(e) = states.borrow().check() {
             panic!("the checkpoint does not fit this version's dataflow: {e} (remove the checkpoint directory to start from the log)");

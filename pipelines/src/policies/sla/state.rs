@@ -294,7 +294,15 @@ impl Standing {
         let every = cfg.check_every.millis();
         let mut now = self.clone();
         now.catch_up(as_of / every * every, cfg);
-        Some(level_row(node, &now, now.checked?))
+        Some(LevelRow {
+            node: node.clone(),
+            level: now.level,
+            since: now.since,
+            breaches_lookback: now.breaches.len() as u32,
+            consecutive_breaches: now.consecutive_breaches,
+            consecutive_clean: now.consecutive_clean,
+            checked: now.checked?,
+        })
     }
 }
 
@@ -795,18 +803,6 @@ fn record_check(
         standing.since = Some(c);
     }
     (old, new, cause)
-}
-
-fn level_row(node: &Id, s: &Standing, checked: Millis) -> LevelRow {
-    LevelRow {
-        node: node.clone(),
-        level: s.level,
-        since: s.since,
-        breaches_lookback: s.breaches.len() as u32,
-        consecutive_breaches: s.consecutive_breaches,
-        consecutive_clean: s.consecutive_clean,
-        checked,
-    }
 }
 
 /// Every node's scores at one moment: ranks computed over the given nodes.
