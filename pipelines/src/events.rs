@@ -7,7 +7,11 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+mod scalar;
+
+use scalar::{Members, Scalar, Source};
 
 use crate::time::{parse_rfc3339, Millis};
 
@@ -324,7 +328,20 @@ impl Body {
 
 /// Decodes one JSON text (a Kafka message value or a JSONL line) into a valid event.
 /// Never panics, whatever the bytes.
+///
+/// The object's members are read without building a `serde_json::Value` (strings borrowed from
+/// the bytes), which is most of the cost of the reference path; whatever that fast path cannot
+/// accept is decoded again through the reference path, whose rejection names the field.
 pub fn decode(bytes: &[u8]) -> Result<Event, Rejection> {
+    match serde_json::from_slice::<Members>(bytes) {
+        Ok(members) => decode_fields(&members).or_else(|_| decode_reference(bytes)),
+        Err(_) => decode_reference(bytes),
+    }
+}
+
+/// [`decode`] through a parsed `serde_json::Value`: the reference path, and where rejection
+/// reasons come from.
+pub fn decode_reference(bytes: &[u8]) -> Result<Event, Rejection> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| Rejection::whole(format!("not valid JSON ({e})")))?;
     let Value::Object(map) = value else {
@@ -332,16 +349,17 @@ pub fn decode(bytes: &[u8]) -> Result<Event, Rejection> {
             "not a JSON object: each event is one object",
         ));
     };
-    decode_object(&map)
+    decode_fields(&map)
 }
 
-/// Decodes an already-parsed JSON object.
-pub fn decode_object(map: &Map<String, Value>) -> Result<Event, Rejection> {
-    let kind = match map.get("kind") {
-        Some(Value::String(kind)) => kind.as_str(),
+/// Decodes an event from its object's members, wherever they were read from.
+fn decode_fields(map: &impl Source) -> Result<Event, Rejection> {
+    let kind = match map.member("kind") {
+        Some(Scalar::Str(kind)) => kind,
         Some(_) => return Err(field_error(None, "kind", "must be a string")),
         None => return Err(field_error(None, "kind", "missing (required)")),
     };
+    let kind = kind.as_ref();
     let f = Fields { map, kind };
     let ts = f.ts()?;
     let body = match kind {
@@ -534,31 +552,31 @@ fn field_error(kind: Option<&str>, field: &str, problem: impl Into<String>) -> R
 }
 
 /// Typed access to the fields of one event object, each failure naming its field.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
+struct Fields<'a, S> {
+    map: &'a S,
     kind: &'a str,
 }
 
-impl Fields<'_> {
+impl<S: Source> Fields<'_, S> {
     fn error(&self, field: &str, problem: impl Into<String>) -> Rejection {
         field_error(Some(self.kind), field, problem)
     }
 
-    fn present(&self, field: &str) -> Option<&Value> {
-        self.map.get(field).filter(|v| !v.is_null())
+    fn present(&self, field: &str) -> Option<Scalar<'_>> {
+        self.map.member(field).filter(|v| *v != Scalar::Null)
     }
 
-    fn required(&self, field: &str) -> Result<&Value, Rejection> {
+    fn required(&self, field: &str) -> Result<Scalar<'_>, Rejection> {
         self.present(field)
             .ok_or_else(|| self.error(field, "missing (required)"))
     }
 
     fn ts(&self) -> Result<Millis, Rejection> {
         match self.required("ts")? {
-            Value::String(text) => parse_rfc3339(text).ok_or_else(|| {
-                self.error("ts", format!("`{}` is not an RFC 3339 time at or after 1970 (e.g. \"2026-10-01T00:00:05Z\")", shorten(text)))
+            Scalar::Str(text) => parse_rfc3339(&text).ok_or_else(|| {
+                self.error("ts", format!("`{}` is not an RFC 3339 time at or after 1970 (e.g. \"2026-10-01T00:00:05Z\")", shorten(&text)))
             }),
-            Value::Number(n) => match n.as_u64() {
+            Scalar::Number(n) => match n.as_u64() {
                 Some(ms) if ms <= MAX_TS => Ok(ms),
                 Some(_) => Err(self.error("ts", format!("{n} is after 9999-12-31T23:59:59.999Z: not milliseconds since the epoch? (seconds or nanoseconds are a common mistake)"))),
                 None => Err(self.error("ts", format!("{n} is not a non-negative integer of milliseconds"))),
@@ -570,12 +588,12 @@ impl Fields<'_> {
     fn opt_id(&self, field: &str) -> Result<Option<String>, Rejection> {
         match self.present(field) {
             None => Ok(None),
-            Some(Value::String(s)) if s.is_empty() => Err(self.error(field, "is empty")),
-            Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(self.error(
+            Some(Scalar::Str(s)) if s.is_empty() => Err(self.error(field, "is empty")),
+            Some(Scalar::Str(s)) if s.len() > MAX_ID_BYTES => Err(self.error(
                 field,
                 format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len()),
             )),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Scalar::Str(s)) => Ok(Some(s.into_owned())),
             Some(_) => Err(self.error(field, "must be a string")),
         }
     }
@@ -588,7 +606,7 @@ impl Fields<'_> {
     fn opt_count(&self, field: &str) -> Result<Option<u64>, Rejection> {
         match self.present(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Scalar::Number(n)) => match n.as_u64() {
                 Some(v) => Ok(Some(v)),
                 None if n.as_i64().is_some() => Err(self.error(field, format!("{n} is negative"))),
                 None => Err(self.error(field, format!("{n} is not a whole number"))),
@@ -605,7 +623,7 @@ impl Fields<'_> {
     fn opt_number(&self, field: &str, min: f64) -> Result<Option<f64>, Rejection> {
         match self.present(field) {
             None => Ok(None),
-            Some(Value::Number(n)) => match n.as_f64() {
+            Some(Scalar::Number(n)) => match n.as_f64() {
                 Some(v) if v.is_finite() && v >= min => Ok(Some(v)),
                 Some(v) if v < min => Err(self.error(field, format!("{n} is below {min}"))),
                 _ => Err(self.error(field, format!("{n} is not a finite number"))),
@@ -629,7 +647,7 @@ impl Fields<'_> {
     fn opt_bool(&self, field: &str) -> Result<Option<bool>, Rejection> {
         match self.present(field) {
             None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Scalar::Bool(b)) => Ok(Some(b)),
             Some(_) => Err(self.error(field, "must be true or false")),
         }
     }
@@ -643,9 +661,9 @@ impl Fields<'_> {
     fn opt_amount(&self, field: &str, numbers_ok: bool) -> Result<Option<Decimal>, Rejection> {
         let text = match self.present(field) {
             None => return Ok(None),
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(Value::Number(n)) if numbers_ok || n.is_u64() => n.to_string(),
-            Some(Value::Number(_)) => {
+            Some(Scalar::Str(s)) => s.trim().to_owned(),
+            Some(Scalar::Number(n)) if numbers_ok || n.is_u64() => n.to_string(),
+            Some(Scalar::Number(_)) => {
                 return Err(self.error(
                     field,
                     "give the amount as a decimal string, e.g. \"1000\", to keep it exact",
@@ -682,15 +700,15 @@ impl Fields<'_> {
     ) -> Result<Option<T>, Rejection> {
         match self.present(field) {
             None => Ok(None),
-            Some(Value::String(s)) => options
+            Some(Scalar::Str(s)) => options
                 .iter()
-                .find(|(name, _)| name == s)
+                .find(|(name, _)| *name == s)
                 .map(|(_, v)| Some(*v))
                 .ok_or_else(|| {
                     let names: Vec<_> = options.iter().map(|(n, _)| format!("\"{n}\"")).collect();
                     self.error(
                         field,
-                        format!("`{}` is not one of {}", shorten(s), names.join(", ")),
+                        format!("`{}` is not one of {}", shorten(&s), names.join(", ")),
                     )
                 }),
             Some(_) => Err(self.error(field, "must be a string")),
@@ -812,6 +830,152 @@ mod tests {
     fn unknown_extra_fields_are_ignored() {
         let e = decode(br#"{"kind":"node_left","ts":1,"node":"a","future":{"x":1}}"#).unwrap();
         assert_eq!(e.body, Body::NodeLeft { node: "a".into() });
+    }
+
+    /// The fuzz corpus: every input the fuzzer found to reach new code in the decoder.
+    fn corpus() -> &'static [Vec<u8>] {
+        static CORPUS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        CORPUS.get_or_init(|| {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz/corpus/decode_event");
+            let mut inputs: Vec<Vec<u8>> = std::fs::read_dir(dir)
+                .expect("the fuzz corpus is in the repository")
+                .map(|entry| {
+                    std::fs::read(entry.expect("corpus entry").path()).expect("corpus file")
+                })
+                .collect();
+            inputs.sort();
+            inputs
+        })
+    }
+
+    /// The corpus inputs that are events.
+    fn corpus_events() -> &'static [Vec<u8>] {
+        static EVENTS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+        EVENTS.get_or_init(|| {
+            corpus()
+                .iter()
+                .filter(|b| decode_reference(b).is_ok())
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Both sources of members, where the fast path can read the bytes at all: same event or
+    /// same rejection, reason included.
+    fn both_sources_agree(bytes: &[u8]) {
+        let reference = decode_reference(bytes);
+        if let Ok(members) = serde_json::from_slice::<Members>(bytes) {
+            assert_eq!(
+                decode_fields(&members),
+                reference,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        assert_eq!(
+            decode(bytes),
+            reference,
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+
+    #[test]
+    fn the_fast_path_decodes_the_fuzz_corpus_as_the_reference_does() {
+        let inputs = corpus();
+        assert!(inputs.len() > 1000, "corpus missing");
+        let accepted = corpus_events().len();
+        assert!(accepted > 50, "only {accepted} corpus inputs are events");
+        for bytes in inputs {
+            both_sources_agree(bytes);
+        }
+    }
+
+    /// A JSON value for a member: of every type the contract uses and some it does not, with
+    /// strings that need escapes.
+    fn member_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<u64>().prop_map(|n| n.to_string()),
+            (0u64..200).prop_map(|n| n.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            (-1e6f64..1e6).prop_map(|f| format!("{f}")),
+            prop_oneof![
+                Just("1e3"),
+                Just("-0"),
+                Just("0.0"),
+                Just("1.5e308"),
+                Just("2e400")
+            ]
+            .prop_map(str::to_owned),
+            any::<bool>().prop_map(|b| b.to_string()),
+            Just("null".to_owned()),
+            Just(r#"{"x":[1,{"y":null}]}"#.to_owned()),
+            Just("[1,2]".to_owned()),
+            "[a-z0-9 .\\-]{0,6}".prop_map(|s| Value::String(s).to_string()),
+            "[a-z\\\"\n\u{e9}]{1,5}".prop_map(|s| Value::String(s).to_string()),
+            prop_oneof![
+                Just("\"2026-10-01T00:00:05Z\""),
+                Just("\"2026-10-01T02:00:05+02:00\""),
+                Just("\"12.50\""),
+                Just("\" 7 \""),
+                Just("\"1e3\""),
+                Just("\"-3\""),
+                Just("\"submitted\""),
+                Just("\"commitment\""),
+                Just("\"high\""),
+                Just("\"made\""),
+                Just("\"a\\u0062\""),
+            ]
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Events of the corpus, edited: members removed, replaced, added twice (the last
+        /// wins), names written with escapes. Whatever the edit, the fast path and the
+        /// reference path give the same event or the same rejection.
+        #[test]
+        fn the_fast_path_decodes_edited_events_as_the_reference_does(
+            pick in 0usize..10_000,
+            edits in proptest::collection::vec(
+                (0u8..4, 0usize..64, member_value()),
+                0..5,
+            ),
+        ) {
+            let events = corpus_events();
+            let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&events[pick % events.len()]) else {
+                unreachable!("accepted inputs are objects")
+            };
+            let names: Vec<String> = map.keys().cloned().chain(
+                ["ts", "kind", "node", "order", "stake", "fee", "status", "xid", "extra"]
+                    .map(str::to_owned),
+            ).collect();
+            let mut members: Vec<(String, String)> =
+                map.iter().map(|(k, v)| (Value::String(k.clone()).to_string(), v.to_string())).collect();
+            for (op, at, value) in edits {
+                let name = &names[at % names.len()];
+                let quoted = Value::String(name.clone()).to_string();
+                match op {
+                    0 => members.retain(|(k, _)| *k != quoted),
+                    1 => match members.iter_mut().find(|(k, _)| *k == quoted) {
+                        Some(member) => member.1 = value,
+                        None => members.push((quoted, value)),
+                    },
+                    2 => members.push((quoted, value)),
+                    _ => {
+                        // The same name with its first character escaped.
+                        let mut chars = name.chars();
+                        let first = chars.next().map_or(String::new(), |c| format!("\\u{:04x}", c as u32 & 0xffff));
+                        members.push((format!("\"{first}{}\"", chars.as_str()), value));
+                    }
+                }
+            }
+            let body: Vec<String> = members.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            both_sources_agree(format!("{{{}}}", body.join(",")).as_bytes());
+        }
     }
 
     #[test]
