@@ -244,6 +244,7 @@ fn main() -> anyhow::Result<()> {
     match std::env::args().nth(1).as_deref() {
         Some("report") => return report::main(std::env::args().skip(2)),
         Some("inprocess") => return report::inprocess(std::env::args().skip(2)),
+        Some("decode") => return report::decode(std::env::args().skip(2)),
         _ => {}
     }
     let args = args()?;

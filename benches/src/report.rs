@@ -253,7 +253,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     }
     let _ = writeln!(
         md,
-        "\nCPU-seconds are those of the worker threads (`getrusage(RUSAGE_THREAD)`); the generator runs on a thread of its own and is not counted. Peak RSS growth: `VmHWM` after the run minus `VmRSS` before it (peak reset through `/proc/self/clear_refs`), so it includes dataflow batches being merged, the captured outputs and about 0.6 MB of lines in flight per worker.\n"
+        "\nCPU-seconds are those of the worker threads (`getrusage(RUSAGE_THREAD)`); the generator runs on a thread of its own and is not counted. Peak RSS growth: `VmHWM` after the run minus `VmRSS` before it (what earlier runs freed handed back by `malloc_trim`, then the peak reset through `/proc/self/clear_refs`), so it includes dataflow batches being merged, the captured outputs and about 0.6 MB of lines in flight per worker.\n"
     );
 
     // 2. The whole binary on a file.
@@ -477,15 +477,19 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `meritflow-bench inprocess [--nodes N,..] [--per-node 10] [--workers W]`: only the in-process
-/// runs of the report, one line each, for before/after comparisons of one change and for
+/// `meritflow-bench inprocess [--nodes N,..] [--per-node 10] [--workers W] [--footprint]`: only
+/// the in-process runs of the report, one line each (with `--footprint`, then what each output
+/// capture holds at the end), for before/after comparisons of one change and for
 /// profiling (`perf record` on this process sees the engine alone, with the generator thread).
 pub fn inprocess(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let mut rest = Vec::new();
     let mut workers = 1usize;
+    let mut footprint = false;
     let mut it = it.peekable();
     while let Some(a) = it.next() {
-        if a == "--workers" {
+        if a == "--footprint" {
+            footprint = true;
+        } else if a == "--workers" {
             workers = it
                 .next()
                 .context("--workers needs a value")?
@@ -510,6 +514,49 @@ pub fn inprocess(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
             run.peak_growth as f64 / 1e6,
             run.peak_growth as f64 / nodes as f64
         );
+        if footprint {
+            for (name, rows, pending, size) in &run.footprint {
+                println!("  capture {name}: {rows} records, {pending} pending updates, {size} B inline each");
+            }
+        }
     }
+    Ok(())
+}
+
+/// `meritflow-bench decode [--nodes N] [--per-node 10]`: the event decoder alone on the mixed
+/// stream held in memory, the fast path and the reference path (`serde_json::Value`) in turn,
+/// three rounds each, in one process: the figure behind a change to decoding.
+pub fn decode(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    use meritflow_pipelines::events::{decode, decode_reference};
+    let args = args(it)?;
+    let nodes = args.nodes.first().copied().unwrap_or(100_000);
+    let spec = MixedSpec::per_node(nodes, args.per_node, args.seed);
+    let mut text = Vec::new();
+    let mut ends = Vec::new();
+    crate::mixed::generate(&spec, |line| {
+        text.extend_from_slice(line);
+        ends.push(text.len());
+    });
+    let run = |path: fn(&[u8]) -> Result<_, _>| {
+        let started = std::time::Instant::now();
+        let mut start = 0;
+        for &end in &ends {
+            path(&text[start..end]).expect("the generated stream is valid");
+            start = end;
+        }
+        ends.len() as f64 / started.elapsed().as_secs_f64()
+    };
+    let (mut fast, mut reference) = (0f64, 0f64);
+    for _ in 0..3 {
+        reference = reference.max(run(decode_reference));
+        fast = fast.max(run(decode));
+    }
+    println!(
+        "decode {} events of {nodes} nodes, best of 3: fast path {} events/s, reference path {} events/s, ratio {:.2}",
+        ends.len(),
+        thousands(fast),
+        thousands(reference),
+        fast / reference
+    );
     Ok(())
 }

@@ -35,6 +35,9 @@ pub struct Streamed {
     /// Refreshes the stream spans: one per slide of the engine's grain.
     pub refreshes: u64,
     pub tables: Vec<Table>,
+    /// What the captures held at the end of the run, before the last fold (see
+    /// `Outputs::footprint`).
+    pub footprint: Vec<(&'static str, usize, usize, usize)>,
 }
 
 /// One batch of lines (concatenated) and the sequence number of its first.
@@ -79,7 +82,11 @@ pub fn proc_bytes(file: &str, name: &str) -> Option<u64> {
 }
 
 /// Resets the peak RSS to the current RSS (Linux 4.0+), so the peak of this run is its own.
+/// Memory an earlier run freed is first handed back to the system: held by the allocator it
+/// would still count in the RSS, and this run, reusing it, would show no growth.
 fn reset_peak() {
+    // SAFETY: malloc_trim only releases free memory of glibc's heap.
+    unsafe { libc::malloc_trim(0) };
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
@@ -174,6 +181,7 @@ pub fn run(config: &Config, spec: &MixedSpec, workers: usize) -> anyhow::Result<
             rejected.load(Ordering::Relaxed)
         );
     }
+    let footprint = outputs.footprint();
     outputs.compact(as_of);
     let tables = PolicySnapshot::take(&outputs, as_of, config).tables;
     Ok(Streamed {
@@ -183,5 +191,6 @@ pub fn run(config: &Config, spec: &MixedSpec, workers: usize) -> anyhow::Result<
         peak_growth: peak.saturating_sub(before),
         refreshes: spec.span / grain,
         tables,
+        footprint,
     })
 }

@@ -6,8 +6,8 @@
 //! whatever the number of workers: outputs are differential collections, consolidated before
 //! use.
 
-use foldhash::{HashMap, HashMapExt};
-use std::hash::Hash;
+use hashbrown::hash_table::{Entry, HashTable};
+use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::difference::Semigroup;
@@ -48,18 +48,48 @@ pub struct Captured<D, R = isize> {
     shards: Vec<Mutex<CapturedInner<D, R>>>,
 }
 
+/// A record with its hash, computed once when the record is captured (while it is still in the
+/// cache): folding it in, and every growth of the table, then reuse it instead of hashing every
+/// row's ids again, and rows replaced all the time (each node's current row) leave tombstones
+/// that make the table rehash itself in place often.
+struct Hashed<D, R> {
+    hash: u64,
+    data: D,
+    diff: R,
+}
+
 struct CapturedInner<D, R> {
     /// Consolidated contents as of `compacted` (inclusive).
-    base: HashMap<D, R>,
+    base: HashTable<Hashed<D, R>>,
     compacted: Option<Millis>,
-    pending: Vec<(D, Millis, R)>,
+    pending: Vec<(Hashed<D, R>, Millis)>,
+}
+
+/// The hasher of every capture (fixed seed: shards of one collection must agree).
+fn hash_of<D: Hash>(data: &D) -> u64 {
+    foldhash::fast::FixedState::with_seed(0x6d65_7269_7466_6c6f).hash_one(data)
+}
+
+/// Adds `diff` to `data`'s accumulated difference, dropping the record when it reaches zero.
+fn add<D: Eq, R: Semigroup>(table: &mut HashTable<Hashed<D, R>>, update: Hashed<D, R>) {
+    match table.entry(update.hash, |e| e.data == update.data, |e| e.hash) {
+        Entry::Occupied(mut e) => {
+            e.get_mut().diff.plus_equals(&update.diff);
+            if e.get().diff.is_zero() {
+                e.remove();
+            }
+        }
+        Entry::Vacant(e) => {
+            e.insert(update);
+        }
+    }
 }
 
 impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     fn new(shards: usize) -> Captured<D, R> {
         let shard = || {
             Mutex::new(CapturedInner {
-                base: HashMap::new(),
+                base: HashTable::new(),
                 compacted: None,
                 pending: Vec::new(),
             })
@@ -70,11 +100,21 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 
     fn extend(&self, shard: usize, updates: impl IntoIterator<Item = (D, Millis, R)>) {
+        let hashed = updates.into_iter().map(|(data, t, diff)| {
+            (
+                Hashed {
+                    hash: hash_of(&data),
+                    data,
+                    diff,
+                },
+                t,
+            )
+        });
         self.shards[shard]
             .lock()
             .expect("capture lock")
             .pending
-            .extend(updates);
+            .extend(hashed);
     }
 
     /// Folds every update at or before `upto` into the consolidated base; later snapshots must
@@ -83,16 +123,25 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
         for shard in &self.shards {
             let mut inner = shard.lock().expect("capture lock");
             let inner = &mut *inner;
-            for (data, _, diff) in inner.pending.extract_if(.., |(_, t, _)| *t <= upto) {
-                add(&mut inner.base, data, diff);
+            for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
+                add(&mut inner.base, update);
             }
             inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
         }
     }
 
+    /// How many records the consolidated base holds and how many updates wait to be folded,
+    /// over all shards.
+    fn footprint(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(rows, pending), shard| {
+            let inner = shard.lock().expect("capture lock");
+            (rows + inner.base.len(), pending + inner.pending.len())
+        })
+    }
+
     /// Each record's accumulated difference at `as_of` (zero ones left out), sorted.
     pub fn totals(&self, as_of: Millis) -> Vec<(D, R)> {
-        let mut totals: HashMap<D, R> = HashMap::new();
+        let mut totals: HashTable<Hashed<D, R>> = HashTable::new();
         for shard in &self.shards {
             let inner = shard.lock().expect("capture lock");
             debug_assert!(
@@ -102,19 +151,29 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
             if totals.is_empty() {
                 totals = inner.base.clone();
             } else {
-                for (data, diff) in &inner.base {
-                    add(&mut totals, data.clone(), diff.clone());
+                for e in &inner.base {
+                    add(&mut totals, e.clone());
                 }
             }
-            for (data, t, diff) in &inner.pending {
+            for (e, t) in &inner.pending {
                 if *t <= as_of {
-                    add(&mut totals, data.clone(), diff.clone());
+                    add(&mut totals, e.clone());
                 }
             }
         }
-        let mut out: Vec<(D, R)> = totals.into_iter().collect();
+        let mut out: Vec<(D, R)> = totals.into_iter().map(|e| (e.data, e.diff)).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+impl<D: Clone, R: Clone> Clone for Hashed<D, R> {
+    fn clone(&self) -> Self {
+        Hashed {
+            hash: self.hash,
+            data: self.data.clone(),
+            diff: self.diff.clone(),
+        }
     }
 }
 
@@ -133,7 +192,17 @@ where
         let mut totals = Some(totals);
         for shard in &self.shards {
             let mut inner = shard.lock().expect("capture lock");
-            inner.base = totals.take().unwrap_or_default().into_iter().collect();
+            inner.base = HashTable::new();
+            for (data, diff) in totals.take().unwrap_or_default() {
+                add(
+                    &mut inner.base,
+                    Hashed {
+                        hash: hash_of(&data),
+                        data,
+                        diff,
+                    },
+                );
+            }
             inner.pending.clear();
             inner.compacted = Some(at);
         }
@@ -153,21 +222,6 @@ impl<D: Clone + Eq + Hash + Ord> Captured<D, isize> {
             out.extend(std::iter::repeat_n(data, count as usize));
         }
         out
-    }
-}
-
-fn add<D: Eq + Hash, R: Semigroup>(map: &mut HashMap<D, R>, data: D, diff: R) {
-    let entry = map.entry(data);
-    match entry {
-        std::collections::hash_map::Entry::Occupied(mut e) => {
-            e.get_mut().plus_equals(&diff);
-            if e.get().is_zero() {
-                e.remove();
-            }
-        }
-        std::collections::hash_map::Entry::Vacant(e) => {
-            e.insert(diff);
-        }
     }
 }
 
@@ -310,6 +364,30 @@ impl Outputs {
         let mut frontiers = self.frontiers.lock().expect("frontier lock");
         frontiers.iter_mut().for_each(|f| *f = at + 1);
         Ok(())
+    }
+
+    /// Per captured collection: its name, consolidated records, updates waiting to be folded,
+    /// and the size of one record inline (heap parts such as ids not counted), for reports of
+    /// what the engine holds.
+    pub fn footprint(&self) -> Vec<(&'static str, usize, usize, usize)> {
+        fn one<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone>(
+            name: &'static str,
+            c: &Captured<D, R>,
+        ) -> (&'static str, usize, usize, usize) {
+            let (rows, pending) = c.footprint();
+            (name, rows, pending, std::mem::size_of::<(D, Millis, R)>())
+        }
+        vec![
+            one("crynux nodes", &self.node_out),
+            one("crynux tasks", &self.tasks),
+            one("crynux gpu_vram", &self.gpu_vram),
+            one("crynux pay", &self.pay),
+            one("icp", &self.icp),
+            one("sla", &self.sla),
+            one("swap", &self.swap),
+            one("relay", &self.relay),
+            one("gpu_latest", &self.gpu_latest),
+        ]
     }
 
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
