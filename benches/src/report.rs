@@ -357,30 +357,44 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
             kafka_rate = Some(per_cpu);
             let rate = (t.events as f64 / t.wall / 2.0) as u64;
             progress(&format!("Kafka freshness at {rate} events/s"));
-            let f = kafka::freshness(
+            let throughput_row = format!(
+                "| throughput over a backlog ({} events, 4 partitions, 1 worker) | {:.1} s wall = {} events/s; {:.1} CPU-s of `meritflow run` = {} events per CPU-second |",
+                thousands(t.events as f64),
+                t.wall,
+                thousands(t.events as f64 / t.wall),
+                t.cpu,
+                thousands(per_cpu),
+            );
+            // A failed phase is a result too: the figures measured before it are kept.
+            let freshness_row = match kafka::freshness(
                 &args.meritflow,
                 &dir,
                 brokers,
                 &file,
                 rate,
                 args.freshness_seconds,
-            )?;
-            fresh_p99 = Some(f.p99);
+            ) {
+                Ok(f) => {
+                    fresh_p99 = Some(f.p99);
+                    format!(
+                        "| freshness at {} events/s for {} s (half the throughput) | p50 {} ms, p99 {} ms, max {} ms over {} of {} events seen published |",
+                        thousands(f.rate as f64),
+                        f.seconds,
+                        f.p50,
+                        f.p99,
+                        f.max,
+                        thousands(f.seen as f64),
+                        thousands(f.produced as f64),
+                    )
+                }
+                Err(e) => {
+                    progress(&format!("Kafka freshness failed: {e:#}"));
+                    format!("| freshness at {} events/s for {} s (half the throughput) | **failed**: {e:#} |", thousands(rate as f64), args.freshness_seconds)
+                }
+            };
             let _ = writeln!(
                 kafka_rows,
-                "| phase | figure |\n|---|---|\n| throughput over a backlog ({} events, 4 partitions, 1 worker) | {:.1} s wall = {} events/s; {:.1} CPU-s of `meritflow run` = {} events per CPU-second |\n| freshness at {} events/s for {} s (half the throughput) | p50 {} ms, p99 {} ms, max {} ms over {} of {} events seen published |\n\nFreshness settings: `{}`.\n",
-                thousands(t.events as f64),
-                t.wall,
-                thousands(t.events as f64 / t.wall),
-                t.cpu,
-                thousands(per_cpu),
-                thousands(f.rate as f64),
-                f.seconds,
-                f.p50,
-                f.p99,
-                f.max,
-                thousands(f.seen as f64),
-                thousands(f.produced as f64),
+                "| phase | figure |\n|---|---|\n{throughput_row}\n{freshness_row}\n\nFreshness settings: `{}`.\n",
                 kafka::FRESHNESS_CONFIG.replace('\n', " "),
             );
         }
@@ -458,8 +472,23 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let _ = writeln!(
         targets,
         "| freshness p99 through Kafka at half load | ≤ 250 ms | {} | {} |",
-        fresh_p99.map_or("not measured".into(), |p| format!("{p} ms")),
-        fresh_p99.map_or("—", |p| verdict(p <= 250))
+        fresh_p99.map_or(
+            if kafka_rate.is_some() {
+                "failed (see below)"
+            } else {
+                "not measured"
+            }
+            .into(),
+            |p| format!("{p} ms")
+        ),
+        fresh_p99.map_or(
+            if kafka_rate.is_some() {
+                "**no**"
+            } else {
+                "—"
+            },
+            |p| verdict(p <= 250)
+        )
     );
     let _ = writeln!(
         targets,
