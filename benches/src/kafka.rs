@@ -45,11 +45,16 @@ fn phase_config(
     extra: &str,
 ) -> anyhow::Result<PathBuf> {
     let path = dir.join(format!("{name}.toml"));
+    // Each phase's own store: a checkpoint of one phase's settings would be refused by the next
+    // (and none belongs in the directory the report runs from).
+    let store = dir.join(format!("{name}-store"));
     std::fs::write(
         &path,
         format!(
             "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{name}\"\ninput_topics = [\"{name}.events\", \"{name}.telemetry\"]\n\
-             rejects_topic = \"{name}.rejects\"\nscores_topic = \"{name}.scores\"\ntriggers_topic = \"{name}.triggers\"\nstatements_topic = \"{name}.statements\"\n{extra}\n[sql]\nlisten = \"\"\n"
+             rejects_topic = \"{name}.rejects\"\nscores_topic = \"{name}.scores\"\ntriggers_topic = \"{name}.triggers\"\nstatements_topic = \"{name}.statements\"\n{extra}\n[sql]\nlisten = \"\"\n\
+             [statements]\nstorage_dir = \"{}\"\n",
+            store.display()
         ),
     )?;
     let path_text = path.to_str().context("temporary path is not UTF-8")?;
@@ -210,7 +215,7 @@ pub fn freshness(
     let config = phase_config(bin, dir, &name, brokers, FRESHNESS_CONFIG)?;
     let cfg = Config::from_toml(&std::fs::read_to_string(&config)?, "bench")?;
     let slide = cfg.policy.crynux.slide.millis();
-    let (child, _rx) = start_run(bin, &config)?;
+    let (child, run_log) = start_run(bin, &config)?;
     std::thread::sleep(Duration::from_secs(5)); // group join
     let arrivals: Arc<Mutex<BTreeMap<u64, u64>>> = Arc::default(); // as_of -> first arrival
     let done = Arc::new(AtomicBool::new(false));
@@ -282,7 +287,13 @@ pub fn freshness(
         .collect();
     fresh.sort_unstable();
     if fresh.is_empty() {
-        bail!("no publication arrived on {}", cfg.kafka.scores_topic);
+        // What the run said is the first thing to read: keep its last lines with the error.
+        let said: Vec<String> = run_log.try_iter().collect();
+        let tail = said[said.len().saturating_sub(8)..].join(" / ");
+        bail!(
+            "no publication arrived on {} (the run's last lines: {tail})",
+            cfg.kafka.scores_topic
+        );
     }
     let q = |p: f64| fresh[((fresh.len() - 1) as f64 * p) as usize];
     Ok(Freshness {
