@@ -52,10 +52,21 @@ pub struct Captured<D, R = isize> {
 /// cache): folding it in, and every growth of the table, then reuse it instead of hashing every
 /// row's ids again, and rows replaced all the time (each node's current row) leave tombstones
 /// that make the table rehash itself in place often.
+#[derive(Clone)]
 struct Hashed<D, R> {
     hash: u64,
     data: D,
     diff: R,
+}
+
+impl<D: Hash, R> Hashed<D, R> {
+    fn new(data: D, diff: R) -> Hashed<D, R> {
+        Hashed {
+            hash: hash_of(&data),
+            data,
+            diff,
+        }
+    }
 }
 
 struct CapturedInner<D, R> {
@@ -100,16 +111,9 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 
     fn extend(&self, shard: usize, updates: impl IntoIterator<Item = (D, Millis, R)>) {
-        let hashed = updates.into_iter().map(|(data, t, diff)| {
-            (
-                Hashed {
-                    hash: hash_of(&data),
-                    data,
-                    diff,
-                },
-                t,
-            )
-        });
+        let hashed = updates
+            .into_iter()
+            .map(|(data, t, diff)| (Hashed::new(data, diff), t));
         self.shards[shard]
             .lock()
             .expect("capture lock")
@@ -167,16 +171,6 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 }
 
-impl<D: Clone, R: Clone> Clone for Hashed<D, R> {
-    fn clone(&self) -> Self {
-        Hashed {
-            hash: self.hash,
-            data: self.data.clone(),
-            diff: self.diff.clone(),
-        }
-    }
-}
-
 impl<D, R> Captured<D, R>
 where
     D: Clone + Eq + Hash + Ord + serde::Serialize + serde::de::DeserializeOwned,
@@ -194,14 +188,7 @@ where
             let mut inner = shard.lock().expect("capture lock");
             inner.base = HashTable::new();
             for (data, diff) in totals.take().unwrap_or_default() {
-                add(
-                    &mut inner.base,
-                    Hashed {
-                        hash: hash_of(&data),
-                        data,
-                        diff,
-                    },
-                );
+                add(&mut inner.base, Hashed::new(data, diff));
             }
             inner.pending.clear();
             inner.compacted = Some(at);
