@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 /// One member's value. Objects and arrays are never a field of the contract: they are only
@@ -132,12 +132,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
             fn visit_str<E>(self, v: &str) -> Result<Scalar<'a>, E> {
                 Ok(Scalar::Str(Cow::Owned(v.to_owned())))
             }
+            // Nested values are read member by member rather than skipped with `IgnoredAny`:
+            // `serde_json` skips a string without checking its UTF-8, and the reference path,
+            // which parses everything, rejects such bytes as invalid JSON.
             fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Scalar<'a>, S::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Scalar<'a>>()?.is_some() {}
                 Ok(Scalar::Nested)
             }
             fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Scalar<'a>, M::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Text<'a>, Scalar<'a>>()?.is_some() {}
                 Ok(Scalar::Nested)
             }
         }
