@@ -16,7 +16,8 @@ use serde::Serialize;
 /// The layout of the operator states a checkpoint holds: raised whenever a state's fields change
 /// (bincode is not self-describing, so an old layout might otherwise decode into nonsense).
 /// 2: the icp live days and per-node registry changes, the sla standings caught up lazily.
-pub const STATE_FORMAT: u32 = 2;
+/// 3: the icp live days keep node parts and subnet figures, not finished rows.
+pub const STATE_FORMAT: u32 = 3;
 
 /// One worker's operator states, by operator name, serialised.
 pub type WorkerStates = BTreeMap<String, Vec<u8>>;

@@ -26,6 +26,7 @@ use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
+use crate::policies::icp::config::IcpConfig;
 use crate::policies::icp::dataflow::{build as build_icp, inputs as icp_inputs, IcpInputs};
 use crate::policies::icp::state::IcpOut;
 use crate::policies::icp::tables::IcpParts;
@@ -270,8 +271,8 @@ impl Outputs {
     }
 
     /// The icp rows as of `as_of` (a completed time).
-    pub fn icp(&self, as_of: Millis) -> IcpParts {
-        IcpParts::from_rows(self.icp.snapshot(as_of))
+    pub fn icp(&self, as_of: Millis, cfg: &IcpConfig) -> IcpParts {
+        IcpParts::from_rows(self.icp.snapshot(as_of), cfg)
     }
 
     /// The sla rows as of `as_of` (a completed time).

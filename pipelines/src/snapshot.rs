@@ -24,7 +24,7 @@ pub struct PolicySnapshot {
 impl PolicySnapshot {
     pub fn take(outputs: &Outputs, as_of: Millis, config: &Config) -> PolicySnapshot {
         let crynux = outputs.crynux(as_of);
-        let icp = outputs.icp(as_of);
+        let icp = outputs.icp(as_of, &config.policy.icp);
         let sla = outputs.sla(as_of, &config.policy.sla);
         let swap = outputs.swap(as_of);
         let mut tables = crynux_tables(&crynux, as_of, &config.policy.crynux);

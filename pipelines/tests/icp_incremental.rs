@@ -111,7 +111,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 7 * 60_000, slide);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let incremental = outputs.icp(as_of);
+            let incremental = outputs.icp(as_of, &config.policy.icp);
             let plain = icp_reference(&events, as_of, slide, &config.policy.icp, config.statements.period);
             prop_assert!(incremental == plain, "as of {}: {}", as_of, first_difference(&incremental, &plain));
         }
@@ -173,7 +173,7 @@ fn a_month_closes_into_a_statement() {
         Arc::new(|_| {}),
     )
     .unwrap();
-    let parts = outputs.icp(as_of);
+    let parts = outputs.icp(as_of, &config.policy.icp);
     assert_eq!(
         parts,
         icp_reference(
@@ -206,7 +206,7 @@ fn a_month_closes_into_a_statement() {
         ]
     );
     assert!(parts.statements.iter().all(|r| r.period == "2026-10"));
-    let before = outputs.icp(as_of - 60_000);
+    let before = outputs.icp(as_of - 60_000, &config.policy.icp);
     assert!(
         before.statements.is_empty(),
         "not before the grace has passed"

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use foldhash::HashMap;
+
 use rust_decimal::Decimal;
 
 use super::config::IcpConfig;
@@ -147,43 +149,121 @@ impl Assigned {
     }
 }
 
-/// One rewardable node's row (steps 8–10): `group` is its type3 group's shared base and size
-/// (None when not type3), `assigned` its subnet with that subnet's failure rate, `relative`
-/// its relative failure rate or, unassigned, its provider's extrapolated one.
-#[allow(clippy::too_many_arguments)]
-pub fn node_day(
-    day: Day,
-    node: &Id,
-    reg: &Rewardable,
-    (rate_key, rate): &(Option<(Id, Id)>, NodeRate),
-    group: Option<(Decimal, u32)>,
-    assigned: Option<(&Assigned, Decimal)>,
-    relative: Decimal,
-    cfg: &IcpConfig,
-) -> NodeDay {
-    let (base, type3_group) = group.unwrap_or((rate.daily, 0));
-    let r = reduction(relative, cfg.reduction_points);
-    let multiplier = Decimal::ONE - r;
-    NodeDay {
-        day,
-        node: node.clone(),
-        provider: reg.provider.clone(),
-        subnet: assigned.map(|(a, _)| a.subnet.clone()),
-        proposed: assigned.map(|(a, _)| a.proposed),
-        failed: assigned.map(|(a, _)| a.failed),
-        failure_rate: assigned.map(|(a, _)| a.fr),
-        subnet_failure_rate: assigned.map(|(_, subnet)| subnet),
-        relative_failure_rate: relative,
-        extrapolated: assigned.is_none(),
-        reduction: r,
-        multiplier,
-        base_xdr_permyriad: base,
-        adjusted_xdr_permyriad: base * multiplier,
-        rate_key: rate_key.clone(),
-        daily_rate: rate.daily,
-        coefficient: rate.coefficient,
-        type3_group,
+/// What a rewardable node's row holds of its own (steps 2, 8 and 9): everything but the figures
+/// read from the rest of the network, its subnet's failure rate (step 4) and, unassigned, its
+/// provider's mean (step 7). Kept apart so that an open day's rows move only with the node's
+/// own inputs; [`finish_day`] adds the network's figures when the rows are read.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct NodePart {
+    pub day: Day,
+    pub node: Id,
+    pub provider: Id,
+    /// Its subnet, counts there and failure rate; None when unassigned.
+    pub assigned: Option<(Id, u64, u64, Decimal)>,
+    pub base_xdr_permyriad: Decimal,
+    pub rate_key: Option<(Id, Id)>,
+    pub daily_rate: Decimal,
+    pub coefficient: Decimal,
+    pub type3_group: u32,
+}
+
+impl NodePart {
+    /// One rewardable node's own part: `group` is its type3 group's shared base and size (None
+    /// when not type3), `assigned` its subnet.
+    pub fn new(
+        day: Day,
+        node: &Id,
+        reg: &Rewardable,
+        (rate_key, rate): &(Option<(Id, Id)>, NodeRate),
+        group: Option<(Decimal, u32)>,
+        assigned: Option<&Assigned>,
+    ) -> NodePart {
+        let (base, type3_group) = group.unwrap_or((rate.daily, 0));
+        NodePart {
+            day,
+            node: node.clone(),
+            provider: reg.provider.clone(),
+            assigned: assigned.map(|a| (a.subnet.clone(), a.proposed, a.failed, a.fr)),
+            base_xdr_permyriad: base,
+            rate_key: rate_key.clone(),
+            daily_rate: rate.daily,
+            coefficient: rate.coefficient,
+            type3_group,
+        }
     }
+
+    /// The row (step 10), given its subnet's failure rate (when assigned) and its relative
+    /// failure rate or, unassigned, its provider's extrapolated one.
+    fn finish(&self, subnet_fr: Option<Decimal>, relative: Decimal, cfg: &IcpConfig) -> NodeDay {
+        let r = reduction(relative, cfg.reduction_points);
+        let multiplier = Decimal::ONE - r;
+        let assigned = self.assigned.as_ref();
+        NodeDay {
+            day: self.day,
+            node: self.node.clone(),
+            provider: self.provider.clone(),
+            subnet: assigned.map(|a| a.0.clone()),
+            proposed: assigned.map(|a| a.1),
+            failed: assigned.map(|a| a.2),
+            failure_rate: assigned.map(|a| a.3),
+            subnet_failure_rate: subnet_fr,
+            relative_failure_rate: relative,
+            extrapolated: assigned.is_none(),
+            reduction: r,
+            multiplier,
+            base_xdr_permyriad: self.base_xdr_permyriad,
+            adjusted_xdr_permyriad: self.base_xdr_permyriad * multiplier,
+            rate_key: self.rate_key.clone(),
+            daily_rate: self.daily_rate,
+            coefficient: self.coefficient,
+            type3_group: self.type3_group,
+        }
+    }
+}
+
+/// Steps 5-7 and 10 over one day's rewardable nodes' parts, in node-id order (decimal sums
+/// round by order): each assigned node's relative failure rate against its subnet's (found by
+/// `subnet_fr`, which knows every subnet a part names), each unassigned node's provider mean.
+pub fn finish_day<'a>(
+    parts: &[&'a NodePart],
+    subnet_fr: impl Fn(&'a Id) -> Decimal,
+    cfg: &IcpConfig,
+) -> Vec<NodeDay> {
+    let relative: Vec<Option<(Decimal, Decimal)>> = parts
+        .iter()
+        .map(|p| {
+            p.assigned.as_ref().map(|(subnet, _, _, fr)| {
+                let subnet = subnet_fr(subnet);
+                (subnet, relative_failure_rate(*fr, subnet))
+            })
+        })
+        .collect();
+    let mut provider_relative: HashMap<&Id, (Decimal, u32)> = HashMap::default();
+    for (part, relative) in parts.iter().zip(&relative) {
+        if let Some((_, relative)) = relative {
+            let entry = provider_relative
+                .entry(&part.provider)
+                .or_insert((Decimal::ZERO, 0));
+            entry.0 += relative;
+            entry.1 += 1;
+        }
+    }
+    parts
+        .iter()
+        .zip(relative)
+        .map(|(part, relative)| match relative {
+            Some((subnet, relative)) => part.finish(Some(subnet), relative, cfg),
+            None => {
+                let extrapolated = match provider_relative.get(&part.provider) {
+                    Some((sum, n)) if *n > 0 => *sum / Decimal::from(*n),
+                    _ => Decimal::ZERO,
+                };
+                part.finish(None, extrapolated, cfg)
+            }
+        })
+        .collect()
 }
 
 /// Computes day `day` from its inputs. Rows come in node, subnet and provider id order.
@@ -220,23 +300,6 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
         })
         .collect();
 
-    // Step 7: per provider, the relative FRs of its rewardable nodes with counts.
-    let relative_of = |a: &Assigned| relative_failure_rate(a.fr, subnets[&a.subnet].failure_rate);
-    let mut provider_relative: BTreeMap<&Id, (Decimal, u32)> = BTreeMap::new();
-    for (node, reg) in &inputs.rewardable {
-        if let Some(a) = assigned.get(node) {
-            let entry = provider_relative
-                .entry(&reg.provider)
-                .or_insert((Decimal::ZERO, 0));
-            entry.0 += relative_of(a);
-            entry.1 += 1;
-        }
-    }
-    let extrapolated = |provider: &Id| match provider_relative.get(provider) {
-        Some((sum, n)) if *n > 0 => *sum / Decimal::from(*n),
-        _ => Decimal::ZERO,
-    };
-
     // Step 9: rates, and the type3 groups' shared bases.
     let rates: BTreeMap<&Id, (Option<(Id, Id)>, NodeRate)> = inputs
         .rewardable
@@ -260,45 +323,41 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
         })
         .collect();
 
-    let mut nodes = Vec::with_capacity(inputs.rewardable.len());
+    let parts: Vec<NodePart> = inputs
+        .rewardable
+        .iter()
+        .map(|(node, reg)| {
+            let group = is_type3(&reg.node_type)
+                .then(|| group_bases[&(&reg.provider, country_of(&reg.region))]);
+            NodePart::new(day, node, reg, &rates[node], group, assigned.get(node))
+        })
+        .collect();
+    let nodes = finish_day(
+        &parts.iter().collect::<Vec<_>>(),
+        |subnet| subnets[subnet].failure_rate,
+        cfg,
+    );
     let mut providers: BTreeMap<&Id, (Decimal, Decimal)> = BTreeMap::new();
-    for (node, reg) in &inputs.rewardable {
-        let a = assigned.get(node);
-        let relative = match a {
-            Some(a) => relative_of(a),
-            None => extrapolated(&reg.provider),
-        };
-        let group = is_type3(&reg.node_type)
-            .then(|| group_bases[&(&reg.provider, country_of(&reg.region))]);
-        let row = node_day(
-            day,
-            node,
-            reg,
-            &rates[node],
-            group,
-            a.map(|a| (a, subnets[&a.subnet].failure_rate)),
-            relative,
-            cfg,
-        );
+    for row in &nodes {
         let totals = providers
-            .entry(&reg.provider)
+            .entry(&row.provider)
             .or_insert((Decimal::ZERO, Decimal::ZERO));
         totals.0 += row.base_xdr_permyriad;
         totals.1 += row.adjusted_xdr_permyriad;
-        nodes.push(row);
     }
+    let providers = providers
+        .into_iter()
+        .map(|(provider, (base, adjusted))| ProviderDay {
+            day,
+            provider: provider.clone(),
+            base_xdr_permyriad: base.trunc(),
+            adjusted_xdr_permyriad: adjusted.trunc(),
+        })
+        .collect();
     DayResult {
         nodes,
         subnets: subnets.into_values().collect(),
-        providers: providers
-            .into_iter()
-            .map(|(provider, (base, adjusted))| ProviderDay {
-                day,
-                provider: provider.clone(),
-                base_xdr_permyriad: base.trunc(),
-                adjusted_xdr_permyriad: adjusted.trunc(),
-            })
-            .collect(),
+        providers,
     }
 }
 

@@ -3,11 +3,15 @@
 //!
 //! A day's rows hang together through three network-wide figures: each subnet's failure-rate
 //! percentile (step 4), each provider's mean relative failure rate for its unassigned nodes
-//! (step 7) and each type3 group's shared base (step 9). Each is kept per key and recomputed
-//! from its members, in node-id order as [`compute_day`](super::day::compute_day) does (decimal
-//! sums round by order), only when a member changed; a node's row is recomputed when its own
-//! inputs changed or a figure it reads did. Same rows as `compute_day` over the same inputs:
-//! the icp property tests compare the two.
+//! (step 7) and each type3 group's shared base (step 9). The first two move with every block
+//! maker's counters (every subnet's percentile moves every hour on a busy network), so a node's
+//! row here holds only its own part ([`NodePart`]) and each subnet's figure is a row of its own:
+//! a change of counters touches the node's part and its subnet's row, never the subnet's other
+//! members. [`live_rows`] adds the figures when the rows are read. The type3 base moves only
+//! with registrations and the rewards table, so it stays in the parts. Figures are recomputed
+//! from their members, in node-id order as [`compute_day`](super::day::compute_day) does
+//! (decimal sums round by order), only when a member changed. Same rows as `compute_day` over
+//! the same inputs: the icp property tests compare the two.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,10 +19,11 @@ use foldhash::{HashMap, HashSet};
 use rust_decimal::Decimal;
 
 use super::config::IcpConfig;
-use super::day::{is_type3, node_day, node_rate, Assigned, Day, NodeDay, RateEntry, Rewardable};
-use super::formulas::{
-    country_of, relative_failure_rate, subnet_failure_rate, type3_base, NodeRate,
+use super::day::{
+    finish_day, is_type3, node_rate, Assigned, Day, NodeDay, NodePart, RateEntry, Rewardable,
+    SubnetDay,
 };
+use super::formulas::{country_of, subnet_failure_rate, type3_base, NodeRate};
 use crate::id::Id;
 
 /// Where a live day reads its inputs as they stand (the icp state).
@@ -42,29 +47,67 @@ fn group_of(reg: &Rewardable) -> Option<Group> {
     is_type3(&reg.node_type).then(|| (reg.provider.clone(), country_of(&reg.region).to_owned()))
 }
 
-/// Sets the figure of `key` (a subnet, provider or group) to `new`, dropping the key and its
-/// members when it has none left; whether the figure changed.
+/// What an open day shows: each rewardable node's own part, and each subnet's figure.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum LiveRow {
+    Node(NodePart),
+    Subnet(SubnetDay),
+}
+
+/// The live rows of `icp_node_daily_live` from an open day's [`LiveRow`]s (any order): each
+/// node's part with its subnet's figure and its provider's mean added, sorted.
+pub fn live_rows(rows: impl IntoIterator<Item = LiveRow>, cfg: &IcpConfig) -> Vec<NodeDay> {
+    let mut parts: BTreeMap<Day, Vec<NodePart>> = BTreeMap::new();
+    let mut subnets: HashMap<(Day, Id), Decimal> = HashMap::default();
+    for row in rows {
+        match row {
+            LiveRow::Node(part) => parts.entry(part.day).or_default().push(part),
+            LiveRow::Subnet(s) => {
+                subnets.insert((s.day, s.subnet), s.failure_rate);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (day, mut parts) in parts {
+        parts.sort_unstable_by(|a, b| a.node.cmp(&b.node));
+        let parts: Vec<&NodePart> = parts.iter().collect();
+        out.extend(finish_day(
+            &parts,
+            |subnet| {
+                *subnets
+                    .get(&(day, subnet.clone()))
+                    .expect("an assigned node's subnet has its figure")
+            },
+            cfg,
+        ));
+    }
+    out
+}
+
+/// Sets the figure of `key` (a subnet or group) to `new`, dropping the key and its members when
+/// it has none left; the figure it replaced, or None when unchanged.
 fn set_figure<K, M, V>(
     figures: &mut HashMap<K, V>,
     members: &mut HashMap<K, M>,
     key: &K,
     new: Option<V>,
-) -> bool
+) -> Option<Option<V>>
 where
     K: Eq + std::hash::Hash + Clone,
     V: PartialEq,
 {
-    let changed = figures.get(key) != new.as_ref();
-    match new {
-        Some(value) => {
-            figures.insert(key.clone(), value);
-        }
+    if figures.get(key) == new.as_ref() {
+        return None;
+    }
+    Some(match new {
+        Some(value) => figures.insert(key.clone(), value),
         None => {
             members.remove(key);
-            figures.remove(key);
+            figures.remove(key)
         }
-    }
-    changed
+    })
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -72,19 +115,16 @@ pub struct LiveDay {
     day: Day,
     counts: BTreeMap<(Id, Id), (u64, u64)>,
     assigned: HashMap<Id, Assigned>,
-    /// Per subnet, the nodes assigned to it (rewardable or not) and its failure rate.
+    /// Per subnet, the nodes assigned to it (rewardable or not) and its figure.
     subnet_nodes: HashMap<Id, HashSet<Id>>,
-    subnet_fr: HashMap<Id, Decimal>,
+    subnets: HashMap<Id, SubnetDay>,
     rewardable: HashMap<Id, Rewardable>,
     node_rates: HashMap<Id, (Option<(Id, Id)>, NodeRate)>,
     rates: BTreeMap<(Id, Id), RateEntry>,
-    /// Per provider, its rewardable nodes in id order, and their extrapolated relative rate.
-    provider_nodes: HashMap<Id, BTreeSet<Id>>,
-    provider_mean: HashMap<Id, Decimal>,
     /// Per type3 group, its nodes in id order, and their shared base and count.
     groups: HashMap<Group, BTreeSet<Id>>,
     group_base: HashMap<Group, (Decimal, u32)>,
-    rows: HashMap<Id, NodeDay>,
+    parts: HashMap<Id, NodePart>,
     /// What changed since the last refresh.
     dirty_counts: BTreeSet<(Id, Id)>,
     dirty_nodes: BTreeSet<Id>,
@@ -99,15 +139,13 @@ impl LiveDay {
             counts: BTreeMap::new(),
             assigned: HashMap::default(),
             subnet_nodes: HashMap::default(),
-            subnet_fr: HashMap::default(),
+            subnets: HashMap::default(),
             rewardable: HashMap::default(),
             node_rates: HashMap::default(),
             rates: BTreeMap::new(),
-            provider_nodes: HashMap::default(),
-            provider_mean: HashMap::default(),
             groups: HashMap::default(),
             group_base: HashMap::default(),
-            rows: HashMap::default(),
+            parts: HashMap::default(),
             dirty_counts: source.count_keys(day).into_iter().collect(),
             dirty_nodes: source.registry_nodes().into_iter().collect(),
             rates_dirty: true,
@@ -134,20 +172,23 @@ impl LiveDay {
     }
 
     /// Every live row of the day, as a retraction (the day closed or left the live table).
-    pub fn retract_all(self) -> impl Iterator<Item = (NodeDay, isize)> {
-        self.rows.into_values().map(|row| (row, -1))
+    pub fn retract_all(self) -> impl Iterator<Item = (LiveRow, isize)> {
+        let parts = self.parts.into_values().map(LiveRow::Node);
+        let subnets = self.subnets.into_values().map(LiveRow::Subnet);
+        parts.chain(subnets).map(|row| (row, -1))
     }
 
+    /// Whether the day shows nothing.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.parts.is_empty() && self.subnets.is_empty()
     }
 
     /// Brings the rows up to date with `source`; returns their changes.
-    pub fn refresh(&mut self, source: &impl DaySource, cfg: &IcpConfig) -> Vec<(NodeDay, isize)> {
+    pub fn refresh(&mut self, source: &impl DaySource, cfg: &IcpConfig) -> Vec<(LiveRow, isize)> {
         let day = self.day;
-        let mut rows_due: HashSet<Id> = HashSet::default();
+        let mut out = Vec::new();
+        let mut parts_due: HashSet<Id> = HashSet::default();
         let mut subnets_due: BTreeSet<Id> = BTreeSet::new();
-        let mut providers_due: BTreeSet<Id> = BTreeSet::new();
         let mut groups_due: BTreeSet<Group> = BTreeSet::new();
 
         // Steps 1-2: counts, then each touched node's subnet.
@@ -190,24 +231,29 @@ impl LiveDay {
                     self.assigned.remove(&node);
                 }
             }
-            rows_due.insert(node);
+            parts_due.insert(node);
         }
 
-        // Step 4: the subnets whose members changed.
+        // Step 4: the figures of the subnets whose members changed.
         for subnet in subnets_due {
             let members = self.subnet_nodes.get(&subnet);
             let new = members.filter(|m| !m.is_empty()).map(|members| {
-                let rates = members.iter().map(|n| self.assigned[n].fr).collect();
-                subnet_failure_rate(rates, cfg.percentile)
+                let rates: Vec<Decimal> = members.iter().map(|n| self.assigned[n].fr).collect();
+                SubnetDay {
+                    day,
+                    subnet: subnet.clone(),
+                    nodes: rates.len() as u64,
+                    failure_rate: subnet_failure_rate(rates, cfg.percentile),
+                }
             });
-            if set_figure(&mut self.subnet_fr, &mut self.subnet_nodes, &subnet, new) {
-                rows_due.extend(
-                    self.subnet_nodes
-                        .get(&subnet)
-                        .into_iter()
-                        .flatten()
-                        .cloned(),
-                );
+            if let Some(old) = set_figure(
+                &mut self.subnets,
+                &mut self.subnet_nodes,
+                &subnet,
+                new.clone(),
+            ) {
+                out.extend(old.map(|r| (LiveRow::Subnet(r), -1)));
+                out.extend(new.map(|r| (LiveRow::Subnet(r), 1)));
             }
         }
 
@@ -227,10 +273,6 @@ impl LiveDay {
                 continue;
             }
             if let Some(old) = self.rewardable.remove(&node) {
-                providers_due.insert(old.provider.clone());
-                if let Some(members) = self.provider_nodes.get_mut(&old.provider) {
-                    members.remove(&node);
-                }
                 if let Some(group) = group_of(&old) {
                     if let Some(members) = self.groups.get_mut(&group) {
                         members.remove(&node);
@@ -240,11 +282,6 @@ impl LiveDay {
                 self.node_rates.remove(&node);
             }
             if let (Some(reg), Some(rate)) = (new, new_rate) {
-                providers_due.insert(reg.provider.clone());
-                self.provider_nodes
-                    .entry(reg.provider.clone())
-                    .or_default()
-                    .insert(node.clone());
                 if let Some(group) = group_of(&reg) {
                     self.groups
                         .entry(group.clone())
@@ -255,45 +292,7 @@ impl LiveDay {
                 self.node_rates.insert(node.clone(), rate);
                 self.rewardable.insert(node.clone(), reg);
             }
-            rows_due.insert(node);
-        }
-
-        // Step 7: a provider's mean moves with its assigned nodes' relative rates.
-        providers_due.extend(
-            rows_due
-                .iter()
-                .filter_map(|n| self.rewardable.get(n).map(|r| r.provider.clone())),
-        );
-        for provider in providers_due {
-            let members = self.provider_nodes.get(&provider);
-            let new = members.filter(|m| !m.is_empty()).map(|members| {
-                let (mut sum, mut n) = (Decimal::ZERO, 0u32);
-                for node in members {
-                    if let Some(relative) = self.relative(node) {
-                        sum += relative;
-                        n += 1;
-                    }
-                }
-                if n > 0 {
-                    sum / Decimal::from(n)
-                } else {
-                    Decimal::ZERO
-                }
-            });
-            if set_figure(
-                &mut self.provider_mean,
-                &mut self.provider_nodes,
-                &provider,
-                new,
-            ) {
-                let unassigned = self
-                    .provider_nodes
-                    .get(&provider)
-                    .into_iter()
-                    .flatten()
-                    .filter(|n| !self.assigned.contains_key(*n));
-                rows_due.extend(unassigned.cloned());
-            }
+            parts_due.insert(node);
         }
 
         // Step 9: the type3 groups whose members changed.
@@ -303,51 +302,35 @@ impl LiveDay {
                 let rates: Vec<NodeRate> = members.iter().map(|n| self.node_rates[n].1).collect();
                 (type3_base(&rates, cfg.type3_algorithm), rates.len() as u32)
             });
-            if set_figure(&mut self.group_base, &mut self.groups, &group, new) {
-                rows_due.extend(self.groups.get(&group).into_iter().flatten().cloned());
+            if set_figure(&mut self.group_base, &mut self.groups, &group, new).is_some() {
+                parts_due.extend(self.groups.get(&group).into_iter().flatten().cloned());
             }
         }
 
-        let mut out = Vec::new();
-        for node in rows_due {
-            let new = self.row(&node, cfg);
+        for node in parts_due {
+            let new = self.part(&node);
             let old = match &new {
-                Some(row) => self.rows.insert(node, row.clone()),
-                None => self.rows.remove(&node),
+                Some(part) => self.parts.insert(node, part.clone()),
+                None => self.parts.remove(&node),
             };
             if old != new {
-                out.extend(old.map(|r| (r, -1)));
-                out.extend(new.map(|r| (r, 1)));
+                out.extend(old.map(|r| (LiveRow::Node(r), -1)));
+                out.extend(new.map(|r| (LiveRow::Node(r), 1)));
             }
         }
         out
     }
 
-    fn relative(&self, node: &Id) -> Option<Decimal> {
-        let a = self.assigned.get(node)?;
-        Some(relative_failure_rate(a.fr, self.subnet_fr[&a.subnet]))
-    }
-
-    fn row(&self, node: &Id, cfg: &IcpConfig) -> Option<NodeDay> {
+    fn part(&self, node: &Id) -> Option<NodePart> {
         let reg = self.rewardable.get(node)?;
-        let assigned = self
-            .assigned
-            .get(node)
-            .map(|a| (a, self.subnet_fr[&a.subnet]));
-        let relative = match self.relative(node) {
-            Some(relative) => relative,
-            None => self.provider_mean[&reg.provider],
-        };
         let group = group_of(reg).map(|g| self.group_base[&g]);
-        Some(node_day(
+        Some(NodePart::new(
             self.day,
             node,
             reg,
             &self.node_rates[node],
             group,
-            assigned,
-            relative,
-            cfg,
+            self.assigned.get(node),
         ))
     }
 }
@@ -461,7 +444,7 @@ mod tests {
             }
             let mut source = Plain(DayInputs::default());
             let mut live = LiveDay::new(7, &source);
-            let mut shown: BTreeMap<NodeDay, isize> = BTreeMap::new();
+            let mut shown: BTreeMap<LiveRow, isize> = BTreeMap::new();
             for batch in batches {
                 for e in &batch {
                     apply(&mut source.0, &mut live, e);
@@ -471,9 +454,17 @@ mod tests {
                 }
                 shown.retain(|_, d| *d != 0);
                 prop_assert!(shown.values().all(|d| *d == 1));
-                let shown_rows: Vec<&NodeDay> = shown.keys().collect();
-                let expected = compute_day(7, &source.0, &cfg).nodes;
-                prop_assert_eq!(shown_rows, expected.iter().collect::<Vec<_>>());
+                let shown_rows = live_rows(shown.keys().cloned(), &cfg);
+                let expected = compute_day(7, &source.0, &cfg);
+                prop_assert_eq!(shown_rows, expected.nodes);
+                let shown_subnets: Vec<&SubnetDay> = shown
+                    .keys()
+                    .filter_map(|r| match r {
+                        LiveRow::Subnet(s) => Some(s),
+                        LiveRow::Node(_) => None,
+                    })
+                    .collect();
+                prop_assert_eq!(shown_subnets, expected.subnets.iter().collect::<Vec<_>>());
             }
         }
     }

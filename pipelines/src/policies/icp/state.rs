@@ -11,7 +11,7 @@ use super::day::{
     compute_day, day_end, day_of, day_start, Day, DayInputs, NodeDay, ProviderDay, RateEntry,
     Rewardable, SubnetDay,
 };
-use super::live::{DaySource, LiveDay};
+use super::live::{DaySource, LiveDay, LiveRow};
 use super::period::PeriodSums;
 use crate::events::{BlockOutcome, Body, Event};
 use crate::id::{Id, Interner};
@@ -132,8 +132,8 @@ pub enum IcpOut {
     Node(NodeDay),
     Subnet(SubnetDay),
     Provider(ProviderDay),
-    /// A row of an open day, replaced at each refresh.
-    Live(NodeDay),
+    /// A row of an open day: a node's own part or a subnet's figure, replaced as they change.
+    Live(LiveRow),
     Statement(StatementRow),
 }
 

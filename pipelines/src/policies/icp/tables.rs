@@ -1,6 +1,8 @@
 //! The icp SQL tables from the dataflow's rows, as of one moment.
 
+use super::config::IcpConfig;
 use super::day::{NodeDay, ProviderDay, SubnetDay};
+use super::live::live_rows;
 use super::state::IcpOut;
 use crate::statement::StatementRow;
 use crate::table::{int, opt_int, Cell, ColumnType::*, Table};
@@ -16,18 +18,21 @@ pub struct IcpParts {
 }
 
 impl IcpParts {
-    /// Sorts rows out by table (`rows` sorted, as a snapshot comes).
-    pub fn from_rows(rows: Vec<IcpOut>) -> IcpParts {
+    /// Sorts rows out by table (`rows` sorted, as a snapshot comes), the open days' rows
+    /// finished with the network's figures (see [`live_rows`]).
+    pub fn from_rows(rows: Vec<IcpOut>, cfg: &IcpConfig) -> IcpParts {
         let mut parts = IcpParts::default();
+        let mut live = Vec::new();
         for row in rows {
             match row {
                 IcpOut::Node(r) => parts.nodes.push(r),
                 IcpOut::Subnet(r) => parts.subnets.push(r),
                 IcpOut::Provider(r) => parts.providers.push(r),
-                IcpOut::Live(r) => parts.live.push(r),
+                IcpOut::Live(r) => live.push(r),
                 IcpOut::Statement(r) => parts.statements.push(r),
             }
         }
+        parts.live = live_rows(live, cfg);
         parts
     }
 }
