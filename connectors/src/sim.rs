@@ -123,17 +123,18 @@ fn generate_until(
         emit(Event {
             ts: spec.start + i as u64,
             body: Body::NodeRegistered {
-                node: node.id.clone(),
-                provider: Some(format!("provider-{}", i % 7)),
+                node: node.id.clone().into(),
+                provider: Some(format!("provider-{}", i % 7).into()),
                 region: Some(
                     [
                         "Europe,DE,Berlin",
                         "North America,US,Dallas",
                         "Asia,SG,Singapore",
                     ][i % 3]
-                        .to_owned(),
+                        .to_owned()
+                        .into(),
                 ),
-                node_type: Some("gpu".to_owned()),
+                node_type: Some("gpu".to_owned().into()),
                 dc: None,
                 vram_bytes: Some(node.vram_bytes),
                 timeout_s: Some(node.timeout_s),
@@ -171,8 +172,8 @@ fn generate_until(
                 emit(Event {
                     ts: now + i as u64,
                     body: Body::GpuSample(GpuSample {
-                        node: node.id.clone(),
-                        gpu: format!("GPU-{}-0", node.id),
+                        node: node.id.clone().into(),
+                        gpu: format!("GPU-{}-0", node.id).into(),
                         vram_total_bytes: reported,
                         vram_used_bytes: Some(reported / 3),
                         gpu_util_pct: Some(rng.below(101) as f64),
@@ -226,9 +227,9 @@ fn generate_until(
                 let event = Event {
                     ts: at + (delay * 1000.0) as u64,
                     body: Body::TaskRound {
-                        task: task.clone(),
+                        task: task.clone().into(),
                         round,
-                        node: node.id.clone(),
+                        node: node.id.clone().into(),
                         status: RoundStatus::Submitted,
                         order: Some(order as u8 + 1),
                         system: None,
@@ -241,9 +242,9 @@ fn generate_until(
                 let event = Event {
                     ts: at + node.timeout_s * 1000 / 10,
                     body: Body::TaskRound {
-                        task: task.clone(),
+                        task: task.clone().into(),
                         round,
-                        node: node.id.clone(),
+                        node: node.id.clone().into(),
                         status,
                         order: None,
                         system: None,
@@ -257,7 +258,7 @@ fn generate_until(
         let fee = Event {
             ts: fee_at,
             body: Body::TaskFee {
-                task: task.clone(),
+                task: task.clone().into(),
                 fee: Decimal::from(100 + rng.below(9_900)),
             },
         };
@@ -268,8 +269,8 @@ fn generate_until(
             let slash = Event {
                 ts: fee_at + 1,
                 body: Body::TaskSlashed {
-                    task,
-                    node: cheat.id.clone(),
+                    task: task.into(),
+                    node: cheat.id.clone().into(),
                 },
             };
             later_seq += 1;

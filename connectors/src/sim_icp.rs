@@ -75,8 +75,8 @@ pub fn icp_month(spec: &IcpSpec) -> Vec<Event> {
         events.push(at(
             registered_at,
             Body::NodeRegistered {
-                node: node.clone(),
-                provider: Some(format!("provider-{:03}", n % providers)),
+                node: node.clone().into(),
+                provider: Some(format!("provider-{:03}", n % providers).into()),
                 region: Some(REGIONS[rng.below(REGIONS.len() as u64) as usize].into()),
                 node_type: (!incomplete).then(|| TYPES[rng.below(3) as usize].into()),
                 dc: None,
@@ -89,7 +89,9 @@ pub fn icp_month(spec: &IcpSpec) -> Vec<Event> {
             let day = rng.below(spec.days);
             events.push(at(
                 spec.start + day * DAY + rng.below(DAY),
-                Body::NodeLeft { node: node.clone() },
+                Body::NodeLeft {
+                    node: node.clone().into(),
+                },
             ));
         }
         if rng.chance(0.1) {
@@ -127,8 +129,8 @@ pub fn icp_month(spec: &IcpSpec) -> Vec<Event> {
                 events.push(at(
                     ts,
                     Body::BlockMakerCounters {
-                        node: node.clone(),
-                        subnet: format!("subnet-{subnet:02}"),
+                        node: node.clone().into(),
+                        subnet: format!("subnet-{subnet:02}").into(),
                         proposed_total: proposed,
                         failed_total: failed,
                     },

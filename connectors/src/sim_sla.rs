@@ -61,7 +61,7 @@ pub fn sla_fleet(spec: &SlaSpec) -> Vec<Event> {
     let t0 = spec.start;
     for name in &names {
         let body = Body::NodeRegistered {
-            node: name.clone(),
+            node: name.clone().into(),
             provider: None,
             region: None,
             node_type: None,
@@ -75,8 +75,8 @@ pub fn sla_fleet(spec: &SlaSpec) -> Vec<Event> {
             let stars = 3 + rng.below(3) as u8;
             let ts = t0 + HOUR + rng.below(20 * HOUR);
             let body = Body::Rating {
-                node: name.clone(),
-                user: format!("user-{user}"),
+                node: name.clone().into(),
+                user: format!("user-{user}").into(),
                 stars,
             };
             events.push(Event { ts, body });
@@ -91,7 +91,7 @@ pub fn sla_fleet(spec: &SlaSpec) -> Vec<Event> {
             let bad = spec.scenario == SlaScenario::BadNode && i == 0 && (24..48).contains(&hour);
             let ok = !(outage || bad && (at / EVERY) % 2 == 0);
             let body = Body::Probe {
-                node: name.clone(),
+                node: name.clone().into(),
                 ok,
                 latency_ms: None,
             };
@@ -99,7 +99,7 @@ pub fn sla_fleet(spec: &SlaSpec) -> Vec<Event> {
             for priority in [Priority::High, Priority::Normal] {
                 let slow = if outage || bad { 3.0 } else { 1.0 };
                 let body = Body::Request {
-                    node: name.clone(),
+                    node: name.clone().into(),
                     latency_ms: (40.0 + rng.unit() * 20.0) * slow,
                     ok: true,
                     priority: Some(priority),

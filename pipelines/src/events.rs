@@ -13,7 +13,19 @@ mod scalar;
 
 use scalar::{Members, Scalar, Source};
 
+use crate::id::{Id, Interner};
 use crate::time::{parse_rfc3339, Millis};
+
+thread_local! {
+    /// The ids decoded on this thread (on a worker, the worker's own): every policy then shares
+    /// one `Id` per string instead of allocating and interning its own copy.
+    static IDS: std::cell::RefCell<Interner> = std::cell::RefCell::new(Interner::default());
+}
+
+/// The shared `Id` of `text`, from this thread's interner.
+fn intern(text: &str) -> Id {
+    IDS.with(|ids| ids.borrow_mut().id(text))
+}
 
 /// Identifiers are non-empty strings of at most this many bytes.
 pub const MAX_ID_BYTES: usize = 256;
@@ -88,15 +100,15 @@ pub enum ChunkPrice {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Body {
     NodeRegistered {
-        node: String,
+        node: Id,
         #[serde(skip_serializing_if = "Option::is_none")]
-        provider: Option<String>,
+        provider: Option<Id>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        region: Option<String>,
+        region: Option<Id>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        node_type: Option<String>,
+        node_type: Option<Id>,
         #[serde(skip_serializing_if = "Option::is_none")]
-        dc: Option<String>,
+        dc: Option<Id>,
         #[serde(skip_serializing_if = "Option::is_none")]
         vram_bytes: Option<u64>,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,13 +117,13 @@ pub enum Body {
         stake: Option<Decimal>,
     },
     NodeLeft {
-        node: String,
+        node: Id,
     },
     GpuSample(GpuSample),
     TaskRound {
-        task: String,
+        task: Id,
         round: Round,
-        node: String,
+        node: Id,
         status: RoundStatus,
         #[serde(skip_serializing_if = "Option::is_none")]
         order: Option<u8>,
@@ -119,91 +131,91 @@ pub enum Body {
         system: Option<bool>,
     },
     TaskSlashed {
-        task: String,
-        node: String,
+        task: Id,
+        node: Id,
     },
     TaskFee {
-        task: String,
+        task: Id,
         fee: Decimal,
     },
     BlockMakerCounters {
-        node: String,
-        subnet: String,
+        node: Id,
+        subnet: Id,
         proposed_total: u64,
         failed_total: u64,
     },
     BlockRound {
-        node: String,
-        subnet: String,
+        node: Id,
+        subnet: Id,
         outcome: BlockOutcome,
     },
     RewardRate {
-        region: String,
-        node_type: String,
+        region: Id,
+        node_type: Id,
         xdr_permyriad_per_node_per_month: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         reward_coefficient_percent: Option<u64>,
     },
     Probe {
-        node: String,
+        node: Id,
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         latency_ms: Option<f64>,
     },
     Request {
-        node: String,
+        node: Id,
         latency_ms: f64,
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         priority: Option<Priority>,
     },
     Rating {
-        node: String,
-        user: String,
+        node: Id,
+        user: Id,
         stars: u8,
     },
     ChunkTransfer {
-        from: String,
-        to: String,
+        from: Id,
+        to: Id,
         #[serde(flatten)]
         price: ChunkPrice,
         #[serde(skip_serializing_if = "Option::is_none")]
         originated: Option<bool>,
     },
     Refresh {
-        payer: String,
-        payee: String,
+        payer: Id,
+        payee: Id,
         amount: Decimal,
     },
     Cheque {
-        issuer: String,
-        beneficiary: String,
+        issuer: Id,
+        beneficiary: Id,
         cumulative_payout: Decimal,
         #[serde(skip_serializing_if = "Option::is_none")]
         chequebook_balance: Option<Decimal>,
     },
     PeerCapacity {
-        peer: String,
+        peer: Id,
         #[serde(flatten)]
         resources: Resources,
     },
     ContractUsage {
-        peer: String,
-        contract: String,
+        peer: Id,
+        contract: Id,
         #[serde(flatten)]
         resources: Resources,
     },
     ContractRequest {
-        peer: String,
-        contract: String,
+        peer: Id,
+        contract: Id,
         distance: f64,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GpuSample {
-    pub node: String,
-    pub gpu: String,
+    pub node: Id,
+    pub gpu: Id,
     pub vram_total_bytes: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vram_used_bytes: Option<u64>,
@@ -586,7 +598,7 @@ impl<S: Source> Fields<'_, S> {
         }
     }
 
-    fn opt_id(&self, field: &str) -> Result<Option<String>, Rejection> {
+    fn opt_id(&self, field: &str) -> Result<Option<Id>, Rejection> {
         match self.present(field) {
             None => Ok(None),
             Some(Scalar::Str(s)) if s.is_empty() => Err(self.error(field, "is empty")),
@@ -594,12 +606,12 @@ impl<S: Source> Fields<'_, S> {
                 field,
                 format!("is {} bytes long; at most {MAX_ID_BYTES}", s.len()),
             )),
-            Some(Scalar::Str(s)) => Ok(Some(s.into_owned())),
+            Some(Scalar::Str(s)) => Ok(Some(intern(&s))),
             Some(_) => Err(self.error(field, "must be a string")),
         }
     }
 
-    fn id(&self, field: &str) -> Result<String, Rejection> {
+    fn id(&self, field: &str) -> Result<Id, Rejection> {
         self.required(field)?;
         Ok(self.opt_id(field)?.expect("present"))
     }

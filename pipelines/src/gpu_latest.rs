@@ -12,7 +12,7 @@ use timely::dataflow::Scope;
 use crate::checkpoint::States;
 use crate::events::{Body, Event};
 use crate::float::F64;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::moments::{moments, EventInputs, MomentState};
 use crate::table::{int, opt_int, timestamp, ColumnType::*, Table};
 use crate::time::Millis;
@@ -32,13 +32,13 @@ pub struct GpuLatest {
 }
 
 impl GpuLatest {
-    fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<GpuLatest> {
+    fn from_event(event: &Event, seq: u64) -> Option<GpuLatest> {
         let Body::GpuSample(s) = &event.body else {
             return None;
         };
         Some(GpuLatest {
-            node: ids.id(&s.node),
-            gpu: ids.id(&s.gpu),
+            node: s.node.clone(),
+            gpu: s.gpu.clone(),
             ts: event.ts,
             seq,
             vram_total_bytes: s.vram_total_bytes,

@@ -13,16 +13,14 @@ use timely::dataflow::operators::generic::operator::Operator;
 
 use crate::checkpoint::States;
 use crate::events::Event;
-use crate::id::Interner;
 use crate::time::{slot, Millis};
 
 /// How a policy reads an event: its own input record, if the event concerns it.
-pub type Decode<T> = Box<dyn Fn(&Event, u64, &mut Interner) -> Option<T>>;
+pub type Decode<T> = Box<dyn Fn(&Event, u64) -> Option<T>>;
 
 /// A policy's input session: events it reads go in at their slot of `slide`.
 pub struct EventInputs<T: differential_dataflow::Data> {
     pub events: InputSession<Millis, T, isize>,
-    ids: Interner,
     slide: Millis,
     decode: Decode<T>,
 }
@@ -31,7 +29,6 @@ impl<T: differential_dataflow::Data> EventInputs<T> {
     pub fn new(slide: Millis, decode: Decode<T>) -> EventInputs<T> {
         EventInputs {
             events: InputSession::new(),
-            ids: Interner::default(),
             slide,
             decode,
         }
@@ -51,7 +48,7 @@ impl<T: differential_dataflow::Data> EventInputs<T> {
 
     /// Feeds one event at its slot (the session must be at or before it).
     pub fn feed(&mut self, event: &Event, seq: u64) {
-        if let Some(input) = (self.decode)(event, seq, &mut self.ids) {
+        if let Some(input) = (self.decode)(event, seq) {
             self.events.update_at(input, slot(event.ts, self.slide), 1);
         }
     }

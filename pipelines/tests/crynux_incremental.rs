@@ -42,7 +42,7 @@ fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         2 => (node.clone(), proptest::option::of(0u64..4), proptest::option::of(30u64..200), proptest::option::of(0u32..5)).prop_map(
             |(node, vram, timeout, stake)| Body::NodeRegistered {
-                node,
+                node: node.into(),
                 provider: None,
                 region: None,
                 node_type: None,
@@ -52,20 +52,20 @@ fn body() -> impl Strategy<Value = Body> {
                 stake: stake.map(|s| Decimal::from(s * 1000)),
             }
         ),
-        1 => node.clone().prop_map(|node| Body::NodeLeft { node }),
+        1 => node.clone().prop_map(|node| Body::NodeLeft { node: node.into() }),
         12 => (task.clone(), round, node.clone(), status, 1u8..=3).prop_map(|(task, round, node, status, order)| Body::TaskRound {
-            task,
+            task: task.into(),
             round,
-            node,
+            node: node.into(),
             status,
             order: status.needs_order().then_some(order),
             system: None,
         }),
-        1 => (task.clone(), node.clone()).prop_map(|(task, node)| Body::TaskSlashed { task, node }),
-        2 => (task, 0u32..2000).prop_map(|(task, fee)| Body::TaskFee { task, fee: Decimal::from(fee) }),
+        1 => (task.clone(), node.clone()).prop_map(|(task, node)| Body::TaskSlashed { task: task.into(), node: node.into() }),
+        2 => (task, 0u32..2000).prop_map(|(task, fee)| Body::TaskFee { task: task.into(), fee: Decimal::from(fee) }),
         2 => (node, 0u8..2, 1u64..5).prop_map(|(node, gpu, vram)| Body::GpuSample(GpuSample {
-            node,
-            gpu: format!("g{gpu}"),
+            node: node.into(),
+            gpu: format!("g{gpu}").into(),
             vram_total_bytes: vram << 30,
             vram_used_bytes: None,
             gpu_util_pct: None,
@@ -140,7 +140,7 @@ fn kickout_fires_in_both() {
             events.push(Event {
                 ts: BASE + 60_000 * (t + 1),
                 body: Body::TaskRound {
-                    task: format!("T{t}"),
+                    task: format!("T{t}").into(),
                     round: Round::Commitment,
                     node: node.into(),
                     status: RoundStatus::Submitted,

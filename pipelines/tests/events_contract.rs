@@ -45,9 +45,9 @@ fn body() -> impl Strategy<Value = Body> {
         )
             .prop_map(
                 |(node, provider, region, vram, stake)| Body::NodeRegistered {
-                    node,
-                    provider,
-                    region,
+                    node: node.into(),
+                    provider: provider.map(Into::into),
+                    region: region.map(Into::into),
                     node_type: None,
                     dc: None,
                     vram_bytes: vram,
@@ -55,7 +55,7 @@ fn body() -> impl Strategy<Value = Body> {
                     stake
                 }
             ),
-        id().prop_map(|node| Body::NodeLeft { node }),
+        id().prop_map(|node| Body::NodeLeft { node: node.into() }),
         (
             id(),
             id(),
@@ -64,8 +64,8 @@ fn body() -> impl Strategy<Value = Body> {
             proptest::option::of(any::<u64>())
         )
             .prop_map(|(node, gpu, vram, util, xid)| Body::GpuSample(GpuSample {
-                node,
-                gpu,
+                node: node.into(),
+                gpu: gpu.into(),
                 vram_total_bytes: vram,
                 vram_used_bytes: None,
                 gpu_util_pct: util.map(f64::from),
@@ -87,44 +87,54 @@ fn body() -> impl Strategy<Value = Body> {
         )
             .prop_map(|(task, round, node, status, order, system)| {
                 Body::TaskRound {
-                    task,
+                    task: task.into(),
                     round,
-                    node,
+                    node: node.into(),
                     status,
                     order: status.needs_order().then_some(order),
                     system,
                 }
             }),
-        (id(), id()).prop_map(|(task, node)| Body::TaskSlashed { task, node }),
-        (id(), amount()).prop_map(|(task, fee)| Body::TaskFee { task, fee }),
+        (id(), id()).prop_map(|(task, node)| Body::TaskSlashed {
+            task: task.into(),
+            node: node.into()
+        }),
+        (id(), amount()).prop_map(|(task, fee)| Body::TaskFee {
+            task: task.into(),
+            fee
+        }),
         (id(), id(), any::<u64>(), any::<u64>()).prop_map(|(node, subnet, p, f)| {
             Body::BlockMakerCounters {
-                node,
-                subnet,
+                node: node.into(),
+                subnet: subnet.into(),
                 proposed_total: p,
                 failed_total: f,
             }
         }),
         (id(), any::<u64>()).prop_map(|(region, rate)| Body::RewardRate {
-            region,
+            region: region.into(),
             node_type: "type3.1".into(),
             xdr_permyriad_per_node_per_month: rate,
             reward_coefficient_percent: Some(95)
         }),
         (id(), any::<bool>(), proptest::option::of(small_f64())).prop_map(
             |(node, ok, latency_ms)| Body::Probe {
-                node,
+                node: node.into(),
                 ok,
                 latency_ms
             }
         ),
         (id(), small_f64(), any::<bool>()).prop_map(|(node, latency_ms, ok)| Body::Request {
-            node,
+            node: node.into(),
             latency_ms,
             ok,
             priority: Some(Priority::High)
         }),
-        (id(), id(), 1u8..=5).prop_map(|(node, user, stars)| Body::Rating { node, user, stars }),
+        (id(), id(), 1u8..=5).prop_map(|(node, user, stars)| Body::Rating {
+            node: node.into(),
+            user: user.into(),
+            stars
+        }),
         (
             id(),
             id(),
@@ -135,35 +145,38 @@ fn body() -> impl Strategy<Value = Body> {
             proptest::option::of(any::<bool>())
         )
             .prop_map(|(from, to, price, originated)| Body::ChunkTransfer {
-                from,
-                to,
+                from: from.into(),
+                to: to.into(),
                 price,
                 originated
             }),
         (id(), id(), amount()).prop_map(|(payer, payee, amount)| Body::Refresh {
-            payer,
-            payee,
+            payer: payer.into(),
+            payee: payee.into(),
             amount
         }),
         (id(), id(), amount(), proptest::option::of(amount())).prop_map(
             |(issuer, beneficiary, cumulative_payout, chequebook_balance)| {
                 Body::Cheque {
-                    issuer,
-                    beneficiary,
+                    issuer: issuer.into(),
+                    beneficiary: beneficiary.into(),
                     cumulative_payout,
                     chequebook_balance,
                 }
             }
         ),
-        (id(), resources()).prop_map(|(peer, resources)| Body::PeerCapacity { peer, resources }),
+        (id(), resources()).prop_map(|(peer, resources)| Body::PeerCapacity {
+            peer: peer.into(),
+            resources
+        }),
         (id(), id(), resources()).prop_map(|(peer, contract, resources)| Body::ContractUsage {
-            peer,
-            contract,
+            peer: peer.into(),
+            contract: contract.into(),
             resources
         }),
         (id(), id(), 0u32..=500).prop_map(|(peer, contract, d)| Body::ContractRequest {
-            peer,
-            contract,
+            peer: peer.into(),
+            contract: contract.into(),
             distance: d as f64 / 1000.0
         }),
     ]

@@ -50,21 +50,21 @@ fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         3 => (node.clone(), maybe(&["p1", "p2", "p3"]), maybe(&region), maybe(&["type1", "type3", "type3.1"])).prop_map(
             |(node, provider, region, node_type)| Body::NodeRegistered {
-                node, provider, region, node_type,
+                node: node.into(), provider: provider.map(Into::into), region: region.map(Into::into), node_type: node_type.map(Into::into),
                 dc: None, vram_bytes: None, timeout_s: None, stake: None,
             }),
-        1 => node.clone().prop_map(|node| Body::NodeLeft { node }),
+        1 => node.clone().prop_map(|node| Body::NodeLeft { node: node.into() }),
         8 => (node.clone(), subnet.clone(), 0u64..60, 0u64..25).prop_map(|(node, subnet, p, f)| Body::BlockMakerCounters {
-            node, subnet, proposed_total: p, failed_total: f,
+            node: node.into(), subnet: subnet.into(), proposed_total: p, failed_total: f,
         }),
         4 => (node, subnet, any::<bool>()).prop_map(|(node, subnet, made)| Body::BlockRound {
-            node, subnet, outcome: if made { BlockOutcome::Made } else { BlockOutcome::Failed },
+            node: node.into(), subnet: subnet.into(), outcome: if made { BlockOutcome::Made } else { BlockOutcome::Failed },
         }),
         1 => (pick(&["Europe", "Europe,CH", "North America,USA", "North America,USA,California"]),
               pick(&["type1", "type3", "type3.1"]),
               proptest::sample::select(vec![304_375u64, 913_125, 1_217_500]),
               proptest::option::of(0u64..=100)).prop_map(|(region, node_type, monthly, pct)| Body::RewardRate {
-            region, node_type, xdr_permyriad_per_node_per_month: monthly, reward_coefficient_percent: pct,
+            region: region.into(), node_type: node_type.into(), xdr_permyriad_per_node_per_month: monthly, reward_coefficient_percent: pct,
         }),
     ]
 }

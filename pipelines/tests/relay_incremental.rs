@@ -41,10 +41,10 @@ fn body() -> impl Strategy<Value = Body> {
         1 => (peer.clone(), resources()).prop_map(|(peer, mut r)| {
             r.storage_bytes += 1000;
             r.memory_bytes *= 5;
-            Body::PeerCapacity { peer, resources: r }
+            Body::PeerCapacity { peer: peer.into(), resources: r }
         }),
-        3 => (peer.clone(), contract.clone(), resources()).prop_map(|(peer, contract, resources)| Body::ContractUsage { peer, contract, resources }),
-        12 => (peer, contract, (0u8..=10).prop_map(|d| d as f64 / 20.0)).prop_map(|(peer, contract, distance)| Body::ContractRequest { peer, contract, distance }),
+        3 => (peer.clone(), contract.clone(), resources()).prop_map(|(peer, contract, resources)| Body::ContractUsage { peer: peer.into(), contract: contract.into(), resources }),
+        12 => (peer, contract, (0u8..=10).prop_map(|d| d as f64 / 20.0)).prop_map(|(peer, contract, distance)| Body::ContractRequest { peer: peer.into(), contract: contract.into(), distance }),
     ]
 }
 

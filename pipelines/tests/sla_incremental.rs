@@ -47,20 +47,20 @@ fn body() -> impl Strategy<Value = Body> {
     let node = pick(&["n1", "n2", "n3", "n4", "n5"]);
     prop_oneof![
         2 => node.clone().prop_map(|node| Body::NodeRegistered {
-            node, provider: None, region: None, node_type: None,
+            node: node.into(), provider: None, region: None, node_type: None,
             dc: None, vram_bytes: None, timeout_s: None, stake: None,
         }),
-        1 => node.clone().prop_map(|node| Body::NodeLeft { node }),
-        8 => (node.clone(), prop::bool::weighted(0.8)).prop_map(|(node, ok)| Body::Probe { node, ok, latency_ms: None }),
+        1 => node.clone().prop_map(|node| Body::NodeLeft { node: node.into() }),
+        8 => (node.clone(), prop::bool::weighted(0.8)).prop_map(|(node, ok)| Body::Probe { node: node.into(), ok, latency_ms: None }),
         10 => (node.clone(), prop::bool::weighted(0.9), 1.0f64..400.0, prop::option::of(any::<bool>())).prop_map(
             |(node, ok, latency_ms, high)| Body::Request {
-                node, ok, latency_ms,
+                node: node.into(), ok, latency_ms,
                 priority: high.map(|h| if h { Priority::High } else { Priority::Normal }),
             }),
-        3 => (node.clone(), pick(&["u1", "u2", "u3"]), 1u8..=5).prop_map(|(node, user, stars)| Body::Rating { node, user, stars }),
+        3 => (node.clone(), pick(&["u1", "u2", "u3"]), 1u8..=5).prop_map(|(node, user, stars)| Body::Rating { node: node.into(), user: user.into(), stars }),
         2 => (node, pick(&["g0", "g1"]), prop::option::of(prop::sample::select(vec![13u64, 48, 79])), prop::option::of(0u64..4)).prop_map(
             |(node, gpu, xid, ecc)| Body::GpuSample(GpuSample {
-                node, gpu, vram_total_bytes: 1 << 30, vram_used_bytes: None, gpu_util_pct: None,
+                node: node.into(), gpu: gpu.into(), vram_total_bytes: 1 << 30, vram_used_bytes: None, gpu_util_pct: None,
                 mem_util_pct: None, temp_c: None, power_w: None, energy_j: None, sm_clock_mhz: None,
                 ecc_dbe_total: ecc, xid,
             })),

@@ -38,13 +38,13 @@ fn amount() -> impl Strategy<Value = Decimal> {
 fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         10 => (peer(), peer(), prop_oneof![(0u8..=31).prop_map(ChunkPrice::Po), (1u64..100_000).prop_map(ChunkPrice::Price)])
-            .prop_map(|(from, to, price)| Body::ChunkTransfer { from, to, price, originated: None }),
-        3 => (peer(), peer(), amount()).prop_map(|(payer, payee, amount)| Body::Refresh { payer, payee, amount }),
+            .prop_map(|(from, to, price)| Body::ChunkTransfer { from: from.into(), to: to.into(), price, originated: None }),
+        3 => (peer(), peer(), amount()).prop_map(|(payer, payee, amount)| Body::Refresh { payer: payer.into(), payee: payee.into(), amount }),
         3 => (peer(), peer(), amount(), proptest::option::of(amount())).prop_map(|(issuer, beneficiary, cumulative_payout, chequebook_balance)| Body::Cheque {
-            issuer, beneficiary, cumulative_payout, chequebook_balance,
+            issuer: issuer.into(), beneficiary: beneficiary.into(), cumulative_payout, chequebook_balance,
         }),
         1 => (peer(), any::<bool>()).prop_map(|(node, light)| Body::NodeRegistered {
-            node, provider: None, region: None, node_type: Some(if light { "light" } else { "full" }.into()),
+            node: node.into(), provider: None, region: None, node_type: Some(if light { "light" } else { "full" }.into()),
             dc: None, vram_bytes: None, timeout_s: None, stake: None,
         }),
     ]

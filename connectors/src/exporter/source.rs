@@ -27,8 +27,8 @@ impl GpuReading {
         Event {
             ts,
             body: Body::GpuSample(GpuSample {
-                node: node.to_owned(),
-                gpu: self.gpu.clone(),
+                node: node.to_owned().into(),
+                gpu: self.gpu.clone().into(),
                 vram_total_bytes: self.vram_total_bytes,
                 vram_used_bytes: self.vram_used_bytes,
                 gpu_util_pct: self.gpu_util_pct,

@@ -32,7 +32,7 @@ pub use super::vram::GpuReading;
 use super::vram::VramState;
 use crate::checkpoint::States;
 use crate::events::{Body, Event};
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::moments::{moments, MomentState};
 use crate::time::{slot, Millis};
 
@@ -43,7 +43,6 @@ pub struct CrynuxInputs {
     pub nodes: InputSession<Millis, NodeEvent, isize>,
     pub gpus: InputSession<Millis, GpuReading, isize>,
     cfg: CrynuxConfig,
-    ids: Interner,
 }
 
 /// The collections the crynux dataflow maintains.
@@ -63,7 +62,6 @@ impl CrynuxInputs {
             nodes: InputSession::new(),
             gpus: InputSession::new(),
             cfg: cfg.clone(),
-            ids: Interner::default(),
         }
     }
 
@@ -83,15 +81,15 @@ impl CrynuxInputs {
     /// Feeds one event (the sessions must be at or before its slot).
     pub fn feed(&mut self, event: &Event, seq: u64) {
         let at = slot(event.ts, self.cfg.slide.millis());
-        if let Some((task, input)) = TaskInput::from_event(event, seq, &mut self.ids) {
+        if let Some((task, input)) = TaskInput::from_event(event, seq) {
             self.tasks.update_at((task, input), at, 1);
         }
-        if let Some(node_event) = NodeEvent::from_event(event, seq, &mut self.ids) {
+        if let Some(node_event) = NodeEvent::from_event(event, seq) {
             self.nodes.update_at(node_event, at, 1);
         }
         if let Body::GpuSample(sample) = &event.body {
             let record = (
-                (self.ids.id(&sample.node), self.ids.id(&sample.gpu)),
+                (sample.node.clone(), sample.gpu.clone()),
                 (event.ts, seq, sample.vram_total_bytes),
             );
             self.gpus.update_at(record, at, 1);

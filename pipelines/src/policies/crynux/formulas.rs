@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::CrynuxConfig;
 use crate::events::{Body, Event, Round, RoundStatus};
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::time::Millis;
 
 /// Round score from the status and finishing order.
@@ -46,7 +46,7 @@ pub enum TaskInput {
 
 impl TaskInput {
     /// The task input an event amounts to, with its task id, if any.
-    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<(Id, TaskInput)> {
+    pub fn from_event(event: &Event, seq: u64) -> Option<(Id, TaskInput)> {
         let ts = event.ts;
         Some(match &event.body {
             Body::TaskRound {
@@ -57,9 +57,9 @@ impl TaskInput {
                 order,
                 ..
             } => (
-                ids.id(task),
+                task.clone(),
                 TaskInput::Round {
-                    node: ids.id(node),
+                    node: node.clone(),
                     round: *round,
                     status: *status,
                     order: *order,
@@ -68,14 +68,14 @@ impl TaskInput {
                 },
             ),
             Body::TaskSlashed { task, node } => (
-                ids.id(task),
+                task.clone(),
                 TaskInput::Slash {
-                    node: ids.id(node),
+                    node: node.clone(),
                     ts,
                     seq,
                 },
             ),
-            Body::TaskFee { task, fee } => (ids.id(task), TaskInput::Fee { fee: *fee, ts, seq }),
+            Body::TaskFee { task, fee } => (task.clone(), TaskInput::Fee { fee: *fee, ts, seq }),
             _ => return None,
         })
     }

@@ -33,7 +33,7 @@ pub fn late_task_events(
     let mut first_round: HashMap<&str, Millis> = HashMap::new();
     for (event, _) in events {
         if let Body::TaskRound { task, .. } = &event.body {
-            let entry = first_round.entry(task.as_str()).or_insert(event.ts);
+            let entry = first_round.entry(&**task).or_insert(event.ts);
             *entry = (*entry).min(event.ts);
         }
     }

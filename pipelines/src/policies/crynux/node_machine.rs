@@ -15,7 +15,7 @@ use super::config::CrynuxConfig;
 use super::formulas::{boosted_health, effective_health, penalised_health};
 use crate::events::{Body, Event, Round, RoundStatus};
 use crate::float::F64;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
 
@@ -66,7 +66,7 @@ pub struct NodeEvent {
 
 impl NodeEvent {
     /// The node event an input event amounts to, if any.
-    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<NodeEvent> {
+    pub fn from_event(event: &Event, seq: u64) -> Option<NodeEvent> {
         let (node, input) = match &event.body {
             Body::NodeRegistered {
                 node,
@@ -80,9 +80,9 @@ impl NodeEvent {
             } => (
                 node,
                 NodeInput::Registered(Attrs {
-                    provider: provider.as_deref().map(|p| ids.id(p)),
-                    region: region.as_deref().map(|r| ids.id(r)),
-                    node_type: node_type.as_deref().map(|t| ids.id(t)),
+                    provider: provider.clone(),
+                    region: region.clone(),
+                    node_type: node_type.clone(),
                     vram_bytes: *vram_bytes,
                     timeout_s: *timeout_s,
                     stake: *stake,
@@ -103,7 +103,7 @@ impl NodeEvent {
             ),
             _ => return None,
         };
-        Some(NodeEvent::new(ids.id(node), event.ts, seq, input))
+        Some(NodeEvent::new(node.clone(), event.ts, seq, input))
     }
 
     pub fn new(node: Id, ts: Millis, seq: u64, input: NodeInput) -> NodeEvent {

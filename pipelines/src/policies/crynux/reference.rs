@@ -11,7 +11,7 @@ use super::formulas::{split_fee, task_outcome, TaskInput};
 use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
 use super::tables::{CrynuxParts, PayRow};
 use crate::events::{Body, Event};
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::time::{slot, Millis};
 
 type Row = (Id, Id, Millis, u32);
@@ -21,17 +21,16 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
     let slide = cfg.slide.millis();
     let keep = 2 * cfg.task_grace.millis();
     let at = |e: &Event| slot(e.ts, slide);
-    let mut ids = Interner::default();
 
     // Every moment the task rows may change: arrivals, and expiries of raw task inputs.
     let mut task_times: BTreeSet<Millis> = BTreeSet::new();
     for (event, seq) in events {
-        if TaskInput::from_event(event, *seq, &mut ids).is_some() {
+        if TaskInput::from_event(event, *seq).is_some() {
             task_times.extend([at(event), at(event) + keep]);
         }
     }
     let task_times: Vec<Millis> = task_times.into_iter().filter(|t| *t <= as_of).collect();
-    let (row_updates, pay_updates) = shown_updates(events, &task_times, cfg, &mut ids);
+    let (row_updates, pay_updates) = shown_updates(events, &task_times, cfg);
 
     let mut moments: BTreeSet<Millis> = events.iter().map(|(e, _)| at(e)).collect();
     moments.extend(row_updates.iter().map(|(t, _, _)| *t));
@@ -40,7 +39,7 @@ pub fn parts(events: &[(Event, u64)], as_of: Millis, cfg: &CrynuxConfig) -> Cryn
         let mut node_events: Vec<NodeEvent> = events
             .iter()
             .filter(|(e, _)| at(e) == t)
-            .filter_map(|(e, seq)| NodeEvent::from_event(e, *seq, &mut ids))
+            .filter_map(|(e, seq)| NodeEvent::from_event(e, *seq))
             .collect();
         node_events.sort();
         for event in &node_events {
@@ -103,12 +102,11 @@ fn shown_updates(
     events: &[(Event, u64)],
     times: &[Millis],
     cfg: &CrynuxConfig,
-    ids: &mut Interner,
 ) -> (Updates<Row>, Updates<PayRow>) {
     let (mut rows, mut pays) = (Vec::new(), Vec::new());
     let (mut prev_rows, mut prev_pays) = (BTreeSet::new(), BTreeSet::new());
     for &y in times {
-        let (now_rows, now_pays) = derived_at(events, y, cfg, ids);
+        let (now_rows, now_pays) = derived_at(events, y, cfg);
         pass(&prev_rows, &now_rows, y, |r: &Row| r.2, &mut rows, cfg);
         pass(
             &prev_pays,
@@ -156,7 +154,6 @@ fn derived_at(
     events: &[(Event, u64)],
     t: Millis,
     cfg: &CrynuxConfig,
-    ids: &mut Interner,
 ) -> (BTreeSet<Row>, BTreeSet<PayRow>) {
     let keep = 2 * cfg.task_grace.millis();
     let mut by_task: BTreeMap<Id, Vec<TaskInput>> = BTreeMap::new();
@@ -165,7 +162,7 @@ fn derived_at(
         if !(start <= t && t < start + keep) {
             continue;
         }
-        if let Some((task, input)) = TaskInput::from_event(event, *seq, ids) {
+        if let Some((task, input)) = TaskInput::from_event(event, *seq) {
             by_task.entry(task).or_default().push(input);
         }
     }

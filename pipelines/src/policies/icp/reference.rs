@@ -9,7 +9,7 @@ use super::period::PeriodSums;
 use super::state::{Change, IcpInput};
 use super::tables::IcpParts;
 use crate::events::Event;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::statement::{period_of, Period};
 use crate::time::{slot, Millis};
 
@@ -22,10 +22,9 @@ pub fn icp_reference(
     cfg: &IcpConfig,
     period: Period,
 ) -> IcpParts {
-    let mut ids = Interner::default();
     let mut inputs: Vec<(Millis, IcpInput)> = events
         .iter()
-        .filter_map(|(e, seq)| IcpInput::from_event(e, *seq, &mut ids))
+        .filter_map(|(e, seq)| IcpInput::from_event(e, *seq))
         .map(|i| (slot(i.ts, slide), i))
         .filter(|(at, _)| *at <= as_of)
         .collect();

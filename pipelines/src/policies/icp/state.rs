@@ -14,7 +14,7 @@ use super::day::{
 use super::live::{DaySource, LiveDay, LiveRow};
 use super::period::PeriodSums;
 use crate::events::{BlockOutcome, Body, Event};
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::statement::{period_of, Period, StatementRow};
 use crate::time::Millis;
 
@@ -60,7 +60,7 @@ pub enum Change {
 }
 
 impl IcpInput {
-    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<IcpInput> {
+    pub fn from_event(event: &Event, seq: u64) -> Option<IcpInput> {
         let change = match &event.body {
             Body::NodeRegistered {
                 node,
@@ -69,20 +69,20 @@ impl IcpInput {
                 node_type,
                 ..
             } => Change::Registered {
-                node: ids.id(node),
-                provider: provider.as_deref().map(|p| ids.id(p)),
-                region: region.as_deref().map(|r| ids.id(r)),
-                node_type: node_type.as_deref().map(|t| ids.id(t)),
+                node: node.clone(),
+                provider: provider.clone(),
+                region: region.clone(),
+                node_type: node_type.clone(),
             },
-            Body::NodeLeft { node } => Change::Left { node: ids.id(node) },
+            Body::NodeLeft { node } => Change::Left { node: node.clone() },
             Body::BlockMakerCounters {
                 node,
                 subnet,
                 proposed_total,
                 failed_total,
             } => Change::Counters {
-                node: ids.id(node),
-                subnet: ids.id(subnet),
+                node: node.clone(),
+                subnet: subnet.clone(),
                 proposed_total: *proposed_total,
                 failed_total: *failed_total,
             },
@@ -91,8 +91,8 @@ impl IcpInput {
                 subnet,
                 outcome,
             } => Change::Round {
-                node: ids.id(node),
-                subnet: ids.id(subnet),
+                node: node.clone(),
+                subnet: subnet.clone(),
                 made: *outcome == BlockOutcome::Made,
             },
             Body::RewardRate {
@@ -101,8 +101,8 @@ impl IcpInput {
                 xdr_permyriad_per_node_per_month,
                 reward_coefficient_percent,
             } => Change::Rate {
-                region: ids.id(region),
-                node_type: ids.id(node_type),
+                region: region.clone(),
+                node_type: node_type.clone(),
                 entry: RateEntry {
                     monthly: (*xdr_permyriad_per_node_per_month).into(),
                     coefficient_percent: reward_coefficient_percent.map(Into::into),

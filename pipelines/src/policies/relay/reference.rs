@@ -7,7 +7,7 @@ use super::config::RelayConfig;
 use super::formulas::{decide, Candidate, RelayRow};
 use super::state::{changes, RelayEvent, RelayInput, RelayOut};
 use crate::events::Event;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::time::{slot, Millis};
 
 /// Every row the relay dataflow shows as of `as_of` (a slide boundary), sorted.
@@ -17,10 +17,9 @@ pub fn relay_reference(
     slide: Millis,
     cfg: &RelayConfig,
 ) -> Vec<RelayOut> {
-    let mut ids = Interner::default();
     let mut inputs: Vec<RelayInput> = events
         .iter()
-        .filter_map(|(e, seq)| RelayInput::from_event(e, *seq, &mut ids))
+        .filter_map(|(e, seq)| RelayInput::from_event(e, *seq))
         .filter(|i| slot(i.ts, slide) <= as_of)
         .collect();
     inputs.sort();

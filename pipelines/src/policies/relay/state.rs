@@ -11,7 +11,7 @@ use super::config::RelayConfig;
 use super::formulas::{decide, resources, Candidate, RelayRow, Resources};
 use crate::events::{Body, Event};
 use crate::float::F64;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::moments::MomentState;
 use crate::time::{slot, Millis};
 
@@ -32,25 +32,25 @@ pub enum RelayEvent {
 }
 
 impl RelayInput {
-    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<RelayInput> {
+    pub fn from_event(event: &Event, seq: u64) -> Option<RelayInput> {
         let (peer, what) = match &event.body {
             Body::PeerCapacity { peer, resources: r } => (peer, RelayEvent::Capacity(resources(r))),
             Body::ContractUsage {
                 peer,
                 contract,
                 resources: r,
-            } => (peer, RelayEvent::Usage(ids.id(contract), resources(r))),
+            } => (peer, RelayEvent::Usage(contract.clone(), resources(r))),
             Body::ContractRequest {
                 peer,
                 contract,
                 distance,
-            } => (peer, RelayEvent::Request(ids.id(contract), F64(*distance))),
+            } => (peer, RelayEvent::Request(contract.clone(), F64(*distance))),
             _ => return None,
         };
         Some(RelayInput {
             ts: event.ts,
             seq,
-            peer: ids.id(peer),
+            peer: peer.clone(),
             what,
         })
     }

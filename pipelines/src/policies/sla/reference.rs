@@ -12,7 +12,7 @@ use super::state::{
     statement_rows, LevelRow, SlaEvent, SlaInput, SlaOut, TargetsRow, BREACH, GPU_FAULT,
 };
 use crate::events::Event;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::statement::{next_period_end, period_ending, Period};
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, TriggerEdges};
@@ -25,10 +25,9 @@ pub fn sla_reference(
     period: Period,
 ) -> Vec<SlaOut> {
     let slide = cfg.slide.millis();
-    let mut ids = Interner::default();
     let mut inputs: Vec<SlaInput> = events
         .iter()
-        .filter_map(|(e, seq)| SlaInput::from_event(e, *seq, &mut ids))
+        .filter_map(|(e, seq)| SlaInput::from_event(e, *seq))
         .filter(|i| slot(i.ts, slide) <= as_of)
         .collect();
     inputs.sort();

@@ -21,7 +21,7 @@ use super::formulas::{
 use super::median::RunningMedian;
 use crate::events::{Body, Event, Priority};
 use crate::float::F64;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::moments::MomentState;
 use crate::statement::{is_period_end, next_period_end, period_ending, Period, StatementRow};
 use crate::time::{slot, Millis};
@@ -69,7 +69,7 @@ pub enum SlaEvent {
 }
 
 impl SlaInput {
-    pub fn from_event(event: &Event, seq: u64, ids: &mut Interner) -> Option<SlaInput> {
+    pub fn from_event(event: &Event, seq: u64) -> Option<SlaInput> {
         let (node, what) = match &event.body {
             Body::NodeRegistered { node, .. } => (node, SlaEvent::Registered),
             Body::NodeLeft { node } => (node, SlaEvent::Left),
@@ -97,14 +97,14 @@ impl SlaInput {
             Body::Rating { node, user, stars } => (
                 node,
                 SlaEvent::Rating {
-                    user: ids.id(user),
+                    user: user.clone(),
                     stars: *stars,
                 },
             ),
             Body::GpuSample(s) if s.xid.is_some() || s.ecc_dbe_total.is_some() => (
                 &s.node,
                 SlaEvent::Gpu {
-                    gpu: ids.id(&s.gpu),
+                    gpu: s.gpu.clone(),
                     xid: s.xid,
                     ecc_dbe_total: s.ecc_dbe_total,
                 },
@@ -114,7 +114,7 @@ impl SlaInput {
         Some(SlaInput {
             ts: event.ts,
             seq,
-            node: ids.id(node),
+            node: node.clone(),
             what,
         })
     }

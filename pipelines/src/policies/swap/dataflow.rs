@@ -20,7 +20,7 @@ pub fn inputs(cfg: &SwapConfig, grain: Millis) -> SwapInputs {
     let cfg = cfg.clone();
     EventInputs::new(
         grain,
-        Box::new(move |event, seq, ids| SwapInput::from_event(event, seq, ids, &cfg)),
+        Box::new(move |event, seq| SwapInput::from_event(event, seq, &cfg)),
     )
 }
 

@@ -10,7 +10,7 @@ use super::state::{
     effect_row, income_since, invalid_row, Origin, SwapEvent, SwapInput, SwapOut, OVERDRAW,
 };
 use crate::events::Event;
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::statement::{next_period_end, period_ending, Period};
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, TriggerEdges};
@@ -23,10 +23,9 @@ pub fn swap_reference(
     cfg: &SwapConfig,
     period: Period,
 ) -> Vec<SwapOut> {
-    let mut ids = Interner::default();
     let mut inputs: Vec<(Millis, SwapInput)> = events
         .iter()
-        .filter_map(|(e, seq)| SwapInput::from_event(e, *seq, &mut ids, cfg))
+        .filter_map(|(e, seq)| SwapInput::from_event(e, *seq, cfg))
         .map(|i| (slot(i.ts, grain), i))
         .filter(|(at, _)| *at <= as_of)
         .collect();

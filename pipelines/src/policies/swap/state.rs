@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::config::SwapConfig;
 use super::ledger::{apply, rate_of, Effect, LedgerEvent, Pair};
 use crate::events::{Body, ChunkPrice, Event};
-use crate::id::{Id, Interner};
+use crate::id::Id;
 use crate::moments::MomentState;
 use crate::statement::{is_period_end, next_period_end, period_ending, Period};
 use crate::time::Millis;
@@ -70,14 +70,9 @@ fn whole(amount: &Decimal, field: &str) -> Result<u128, String> {
 }
 
 impl SwapInput {
-    pub fn from_event(
-        event: &Event,
-        seq: u64,
-        ids: &mut Interner,
-        cfg: &SwapConfig,
-    ) -> Option<SwapInput> {
-        let ledger = |creditor: &str, event, ids: &mut Interner| SwapEvent::Ledger {
-            creditor: ids.id(creditor),
+    pub fn from_event(event: &Event, seq: u64, cfg: &SwapConfig) -> Option<SwapInput> {
+        let ledger = |creditor: &Id, event| SwapEvent::Ledger {
+            creditor: creditor.clone(),
             event,
         };
         let invalid = |kind: &str, reason| SwapEvent::Invalid {
@@ -92,14 +87,14 @@ impl SwapInput {
                     ChunkPrice::Po(po) => cfg.price(*po),
                     ChunkPrice::Price(p) => *p,
                 };
-                (from, ledger(to, LedgerEvent::Chunk { price }, ids))
+                (from, ledger(to, LedgerEvent::Chunk { price }))
             }
             Body::Refresh {
                 payer,
                 payee,
                 amount,
             } => match whole(amount, "amount") {
-                Ok(amount) => (payer, ledger(payee, LedgerEvent::Refresh { amount }, ids)),
+                Ok(amount) => (payer, ledger(payee, LedgerEvent::Refresh { amount })),
                 Err(reason) => (payer, invalid("refresh", reason)),
             },
             Body::Cheque {
@@ -121,7 +116,7 @@ impl SwapInput {
                             cumulative,
                             balance,
                         };
-                        (issuer, ledger(beneficiary, e, ids))
+                        (issuer, ledger(beneficiary, e))
                     }
                     Err(reason) => (issuer, invalid("cheque", reason)),
                 }
@@ -139,7 +134,7 @@ impl SwapInput {
         Some(SwapInput {
             ts: event.ts,
             seq,
-            debtor: ids.id(debtor),
+            debtor: debtor.clone(),
             what,
         })
     }
