@@ -14,12 +14,15 @@
 //! replay, the partition's offset order in `meritflow run` (the producer keys a sender's
 //! events to one partition), so both reject the same events.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::events::{Body, Event, Rejection};
+use crate::id::Id;
 use crate::time::{slot, Millis};
 
 /// `[limits]` (documented in [`crate::config::DEFAULTS_TOML`]).
@@ -40,7 +43,7 @@ impl Default for LimitsConfig {
 
 /// The field naming who sent an event, and its value: the node, peer, payer, issuer, the
 /// sending side of a transfer, or the task of a fee.
-pub fn sender(event: &Event) -> (&'static str, &str) {
+pub fn sender(event: &Event) -> (&'static str, &Id) {
     match &event.body {
         Body::NodeRegistered { node, .. }
         | Body::NodeLeft { node }
@@ -70,7 +73,7 @@ pub struct FloodGuard {
     /// The engine's slot width ([`crate::engine::grain`]): events are counted at the slot the
     /// dataflow counts them at.
     grain: Millis,
-    counts: BTreeMap<Millis, HashMap<(&'static str, String), u32>>,
+    counts: BTreeMap<Millis, HashMap<(&'static str, Id), u32>>,
 }
 
 impl FloodGuard {
@@ -92,7 +95,7 @@ impl FloodGuard {
             .counts
             .entry(slot(event.ts, self.grain))
             .or_default()
-            .entry((event.kind(), who.to_owned()))
+            .entry((event.kind(), who.clone()))
             .or_insert(0);
         if *count >= self.cap {
             return Err(Rejection {

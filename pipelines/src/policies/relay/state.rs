@@ -3,7 +3,9 @@
 //! first seen) and when a peer must be decided again: at its events, when a pane of requests
 //! leaves the window, and when a contract's ramp-up ends.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt};
 
 use serde::{Deserialize, Serialize};
 

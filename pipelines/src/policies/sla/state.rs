@@ -8,7 +8,9 @@
 //! Bounded state: a histogram has at most 3,001 buckets per class, so a pane holds at most
 //! that many entries whatever the request rate; the window holds `window / slide` panes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
