@@ -128,8 +128,15 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
         for shard in &self.shards {
             let mut inner = shard.lock().expect("capture lock");
             let inner = &mut *inner;
+            let held = inner.pending.len().max(4096);
             for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
                 add(&mut inner.base, update);
+            }
+            // A burst (every node's first rows at the registrations) leaves the Vec at its
+            // high-water mark: give back what is far beyond what this cycle held, so the tables
+            // growing later can use it, and keep enough that the next cycles do not grow it again.
+            if inner.pending.capacity() > 4 * held {
+                inner.pending.shrink_to(2 * held);
             }
             inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
         }
