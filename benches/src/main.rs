@@ -85,11 +85,48 @@ fn release_binary_exists(path: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn children_peak_rss_bytes() -> u64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage only writes into the struct we pass.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss as u64 * 1024
+/// Runs `command` to its end, its output gathered: (output, seconds, the child's own peak RSS).
+///
+/// The peak is `VmHWM` of the child's /proc status, polled while it runs, not
+/// `getrusage(RUSAGE_CHILDREN)`: at exec the kernel records the address space the child leaves
+/// (this process's, shared by vfork) in the child's maxrss, so after a large in-process run
+/// every child would read as large as this process once was.
+fn run_measured(command: &mut Command) -> anyhow::Result<(std::process::Output, f64, u64)> {
+    use std::io::Read;
+    use std::process::Stdio;
+    fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let started = Instant::now();
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(hwm) = streamed::proc_bytes(&status_file, "VmHWM:") {
+            peak = peak.max(hwm);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let output = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
+    Ok((output, seconds, peak))
 }
 
 /// `events` chunk transfers over `pairs` (debtor, creditor) pairs of sqrt(pairs) peers each
@@ -115,29 +152,26 @@ fn swap_stream(path: &std::path::Path, events: u64, pairs: u64, seed: u64) -> an
 
 /// Times `meritflow replay` of `path` with `query` as a child process: (seconds, peak RSS).
 fn replay(args: &Args, path: &std::path::Path, query: &str) -> anyhow::Result<(f64, u64, String)> {
-    let baseline_rss = children_peak_rss_bytes();
-    let t = Instant::now();
-    let output = Command::new(&args.meritflow)
-        .args(["replay", "--events"])
-        .arg(path)
-        .args(["--workers", &args.workers.to_string(), "--format", "csv"])
-        .args([
-            "--store",
-            &std::env::temp_dir()
-                .join("meritflow-bench-store")
-                .display()
-                .to_string(),
-        ])
-        .args(["--query", query])
-        .output()?;
-    let seconds = t.elapsed().as_secs_f64();
+    let (output, seconds, peak) = run_measured(
+        Command::new(&args.meritflow)
+            .args(["replay", "--events"])
+            .arg(path)
+            .args(["--workers", &args.workers.to_string(), "--format", "csv"])
+            .args([
+                "--store",
+                &std::env::temp_dir()
+                    .join("meritflow-bench-store")
+                    .display()
+                    .to_string(),
+            ])
+            .args(["--query", query]),
+    )?;
     if !output.status.success() {
         bail!(
             "meritflow replay failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    let peak = children_peak_rss_bytes().max(baseline_rss);
     Ok((
         seconds,
         peak,

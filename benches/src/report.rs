@@ -15,7 +15,6 @@ use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{bail, Context};
 use meritflow_pipelines::config::Config;
@@ -153,22 +152,21 @@ fn write_stream(spec: &MixedSpec, path: &Path) -> anyhow::Result<u64> {
 
 /// `meritflow replay` of `path` on one worker: (seconds, peak RSS of the child).
 fn replay_binary(bin: &Path, path: &Path, store: &Path) -> anyhow::Result<(f64, u64)> {
-    let started = Instant::now();
-    let output = Command::new(bin)
-        .args(["replay", "--format", "csv", "--events"])
-        .arg(path)
-        .arg("--store")
-        .arg(store)
-        .args(["--query", "SELECT count(*) FROM crynux_qos"])
-        .output()?;
-    let seconds = started.elapsed().as_secs_f64();
+    let (output, seconds, peak) = crate::run_measured(
+        Command::new(bin)
+            .args(["replay", "--format", "csv", "--events"])
+            .arg(path)
+            .arg("--store")
+            .arg(store)
+            .args(["--query", "SELECT count(*) FROM crynux_qos"]),
+    )?;
     if !output.status.success() {
         bail!(
             "meritflow replay failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok((seconds, crate::children_peak_rss_bytes()))
+    Ok((seconds, peak))
 }
 
 fn thousands(v: f64) -> String {
