@@ -100,6 +100,18 @@ pub struct SubnetDay {
     pub failure_rate: Decimal,
 }
 
+impl SubnetDay {
+    /// Step 4: the subnet's row from the failure rates of every node it kept.
+    pub fn new(day: Day, subnet: &Id, rates: Vec<Decimal>, cfg: &IcpConfig) -> SubnetDay {
+        SubnetDay {
+            day,
+            subnet: subnet.clone(),
+            nodes: rates.len() as u64,
+            failure_rate: subnet_failure_rate(rates, cfg.percentile),
+        }
+    }
+}
+
 /// A row of `icp_provider_daily`: the sums over the provider's nodes, truncated.
 #[derive(
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -226,9 +238,9 @@ impl NodePart {
 /// Steps 5-7 and 10 over one day's rewardable nodes' parts, in node-id order (decimal sums
 /// round by order): each assigned node's relative failure rate against its subnet's (found by
 /// `subnet_fr`, which knows every subnet a part names), each unassigned node's provider mean.
-pub fn finish_day<'a>(
-    parts: &[&'a NodePart],
-    subnet_fr: impl Fn(&'a Id) -> Decimal,
+pub fn finish_day(
+    parts: &[NodePart],
+    subnet_fr: impl Fn(&Id) -> Decimal,
     cfg: &IcpConfig,
 ) -> Vec<NodeDay> {
     let relative: Vec<Option<(Decimal, Decimal)>> = parts
@@ -289,15 +301,7 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
     }
     let subnets: BTreeMap<&Id, SubnetDay> = by_subnet
         .into_iter()
-        .map(|(subnet, rates)| {
-            let row = SubnetDay {
-                day,
-                subnet: subnet.clone(),
-                nodes: rates.len() as u64,
-                failure_rate: subnet_failure_rate(rates, cfg.percentile),
-            };
-            (subnet, row)
-        })
+        .map(|(subnet, rates)| (subnet, SubnetDay::new(day, subnet, rates, cfg)))
         .collect();
 
     // Step 9: rates, and the type3 groups' shared bases.
@@ -332,11 +336,7 @@ pub fn compute_day(day: Day, inputs: &DayInputs, cfg: &IcpConfig) -> DayResult {
             NodePart::new(day, node, reg, &rates[node], group, assigned.get(node))
         })
         .collect();
-    let nodes = finish_day(
-        &parts.iter().collect::<Vec<_>>(),
-        |subnet| subnets[subnet].failure_rate,
-        cfg,
-    );
+    let nodes = finish_day(&parts, |subnet| subnets[subnet].failure_rate, cfg);
     let mut providers: BTreeMap<&Id, (Decimal, Decimal)> = BTreeMap::new();
     for row in &nodes {
         let totals = providers

@@ -23,7 +23,7 @@ use super::day::{
     finish_day, is_type3, node_rate, Assigned, Day, NodeDay, NodePart, RateEntry, Rewardable,
     SubnetDay,
 };
-use super::formulas::{country_of, subnet_failure_rate, type3_base, NodeRate};
+use super::formulas::{country_of, type3_base, NodeRate};
 use crate::id::Id;
 
 /// Where a live day reads its inputs as they stand (the icp state).
@@ -59,29 +59,29 @@ pub enum LiveRow {
 /// The live rows of `icp_node_daily_live` from an open day's [`LiveRow`]s (any order): each
 /// node's part with its subnet's figure and its provider's mean added, sorted.
 pub fn live_rows(rows: impl IntoIterator<Item = LiveRow>, cfg: &IcpConfig) -> Vec<NodeDay> {
-    let mut parts: BTreeMap<Day, Vec<NodePart>> = BTreeMap::new();
-    let mut subnets: HashMap<(Day, Id), Decimal> = HashMap::default();
+    /// One open day's parts and its subnets' failure rates.
+    type Open = (Vec<NodePart>, HashMap<Id, Decimal>);
+    let mut days: BTreeMap<Day, Open> = BTreeMap::new();
     for row in rows {
         match row {
-            LiveRow::Node(part) => parts.entry(part.day).or_default().push(part),
+            LiveRow::Node(part) => days.entry(part.day).or_default().0.push(part),
             LiveRow::Subnet(s) => {
-                subnets.insert((s.day, s.subnet), s.failure_rate);
+                days.entry(s.day)
+                    .or_default()
+                    .1
+                    .insert(s.subnet, s.failure_rate);
             }
         }
     }
     let mut out = Vec::new();
-    for (day, mut parts) in parts {
+    for (mut parts, subnets) in days.into_values() {
         parts.sort_unstable_by(|a, b| a.node.cmp(&b.node));
-        let parts: Vec<&NodePart> = parts.iter().collect();
-        out.extend(finish_day(
-            &parts,
-            |subnet| {
-                *subnets
-                    .get(&(day, subnet.clone()))
-                    .expect("an assigned node's subnet has its figure")
-            },
-            cfg,
-        ));
+        let subnet_fr = |subnet: &Id| {
+            *subnets
+                .get(subnet)
+                .expect("an assigned node's subnet has its figure")
+        };
+        out.extend(finish_day(&parts, subnet_fr, cfg));
     }
     out
 }
@@ -238,13 +238,8 @@ impl LiveDay {
         for subnet in subnets_due {
             let members = self.subnet_nodes.get(&subnet);
             let new = members.filter(|m| !m.is_empty()).map(|members| {
-                let rates: Vec<Decimal> = members.iter().map(|n| self.assigned[n].fr).collect();
-                SubnetDay {
-                    day,
-                    subnet: subnet.clone(),
-                    nodes: rates.len() as u64,
-                    failure_rate: subnet_failure_rate(rates, cfg.percentile),
-                }
+                let rates = members.iter().map(|n| self.assigned[n].fr).collect();
+                SubnetDay::new(day, &subnet, rates, cfg)
             });
             if let Some(old) = set_figure(
                 &mut self.subnets,
