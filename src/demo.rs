@@ -203,7 +203,7 @@ fn draw(
     p: &Publication,
     header: &str,
 ) -> anyhow::Result<String> {
-    let mut tables = p.tables.to_vec();
+    let mut tables = p.tables.read().map(|(_, t)| t).unwrap_or_default();
     tables.push(p.ingest.clone());
     tables.push(crate::tables::rejects_table(p.rejects));
     let catalog = Catalog::new(&tables)?;

@@ -3,7 +3,7 @@
 //! move over the month" is one query. Kept in memory, the newest `history_keep` snapshots.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use meritflow_pipelines::table::{timestamp, ColumnType, Table};
 use meritflow_pipelines::time::Millis;
@@ -14,7 +14,7 @@ pub struct History {
     /// (snapshot_ts, the tables then), oldest first.
     snapshots: VecDeque<(Millis, Vec<Table>)>,
     /// The `history.*` tables built from them, rebuilt when a snapshot is added.
-    tables: Vec<Table>,
+    tables: Arc<Vec<Table>>,
 }
 
 /// `history.<name>` as a `'static` name (tables carry static names; there is one per table).
@@ -35,13 +35,13 @@ impl History {
             every,
             keep,
             snapshots: VecDeque::new(),
-            tables: Vec::new(),
+            tables: Arc::default(),
         }
     }
 
-    /// Keeps `tables` if `through` is the first publication at or after a snapshot boundary.
-    /// Returns whether the history changed.
-    pub fn offer(&mut self, through: Millis, tables: &[Table]) -> bool {
+    /// Keeps the `tables` (built only then) if `through` is the first publication at or after
+    /// a snapshot boundary. Returns whether the history changed.
+    pub fn offer(&mut self, through: Millis, tables: impl FnOnce() -> Vec<Table>) -> bool {
         if self.every == 0 || self.keep == 0 {
             return false;
         }
@@ -49,7 +49,7 @@ impl History {
         if self.snapshots.back().is_some_and(|(ts, _)| *ts >= boundary) {
             return false;
         }
-        self.snapshots.push_back((boundary, tables.to_vec()));
+        self.snapshots.push_back((boundary, tables()));
         while self.snapshots.len() > self.keep {
             self.snapshots.pop_front();
         }
@@ -61,29 +61,31 @@ impl History {
         let Some((_, newest)) = self.snapshots.back() else {
             return;
         };
-        self.tables = newest
-            .iter()
-            .map(|table| {
-                let mut columns = vec![("snapshot_ts", ColumnType::Timestamp)];
-                columns.extend(table.columns.iter().cloned());
-                let mut history = Table::new(history_name(table.name), &columns);
-                for (ts, tables) in &self.snapshots {
-                    let Some(then) = tables.iter().find(|t| t.name == table.name) else {
-                        continue;
-                    };
-                    for row in &then.rows {
-                        let mut cells = vec![timestamp(*ts)];
-                        cells.extend(row.iter().cloned());
-                        history.push(cells);
+        self.tables = Arc::new(
+            newest
+                .iter()
+                .map(|table| {
+                    let mut columns = vec![("snapshot_ts", ColumnType::Timestamp)];
+                    columns.extend(table.columns.iter().cloned());
+                    let mut history = Table::new(history_name(table.name), &columns);
+                    for (ts, tables) in &self.snapshots {
+                        let Some(then) = tables.iter().find(|t| t.name == table.name) else {
+                            continue;
+                        };
+                        for row in &then.rows {
+                            let mut cells = vec![timestamp(*ts)];
+                            cells.extend(row.iter().cloned());
+                            history.push(cells);
+                        }
                     }
-                }
-                history
-            })
-            .collect();
+                    history
+                })
+                .collect(),
+        );
     }
 
-    pub fn tables(&self) -> &[Table] {
-        &self.tables
+    pub fn tables(&self) -> Arc<Vec<Table>> {
+        Arc::clone(&self.tables)
     }
 }
 
@@ -100,10 +102,10 @@ mod tests {
             t
         };
         let mut h = History::new(3_600_000, 2);
-        assert!(h.offer(3_600_500, &[table(1)]));
-        assert!(!h.offer(3_601_000, &[table(2)]), "same hour");
-        assert!(h.offer(7_200_000, &[table(3)]));
-        assert!(h.offer(10_900_000, &[table(4)]));
+        assert!(h.offer(3_600_500, || vec![table(1)]));
+        assert!(!h.offer(3_601_000, || vec![table(2)]), "same hour");
+        assert!(h.offer(7_200_000, || vec![table(3)]));
+        assert!(h.offer(10_900_000, || vec![table(4)]));
         let t = &h.tables()[0];
         assert_eq!(t.name, "history.t");
         assert_eq!(t.rows.len(), 2, "the newest two snapshots");

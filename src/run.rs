@@ -11,6 +11,7 @@ use clap::Args;
 use meritflow_connectors::kafka::pipeline::{self, Publication, RunOptions};
 use meritflow_connectors::kafka::sink::Sink;
 use meritflow_connectors::kafka::source::Source;
+use meritflow_pipelines::snapshot::LatestTables;
 use meritflow_pipelines::time::format_rfc3339;
 
 #[derive(Args)]
@@ -104,7 +105,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let every = Duration::from_millis(args.status_every.millis());
     let mut last_status = Instant::now();
     let sql = crate::sql::LiveSql::start(&config)?;
-    let mut last_tables = Vec::new();
+    let mut last_tables = None;
     let summary = pipeline::run(
         &config,
         &options,
@@ -118,8 +119,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 last_status = Instant::now();
                 eprintln!("{}", status(p));
             }
-            if !args.query.is_empty() {
-                last_tables = p.tables.to_vec();
+            if !args.query.is_empty() && last_tables.is_none() {
+                last_tables = Some(Arc::clone(p.tables));
             }
         },
     )
@@ -137,11 +138,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.sink.resent
     );
     if !args.query.is_empty() && primary {
-        crate::emit(&crate::replay::answer(
-            &last_tables,
-            &args.query,
-            args.format,
-        )?)?;
+        let tables = last_tables
+            .and_then(|t: Arc<LatestTables>| t.read())
+            .map(|(_, tables)| tables)
+            .unwrap_or_default();
+        crate::emit(&crate::replay::answer(&tables, &args.query, args.format)?)?;
     }
     Ok(())
 }

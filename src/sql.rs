@@ -2,7 +2,7 @@
 //! publication's tables (with `ingest`, the latest `rejects`, the stored `statements` and the
 //! `history.*` snapshots) as the snapshot new queries read.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use meritflow_connectors::kafka::pipeline::Publication;
 use meritflow_connectors::statement_store::StatementStore;
@@ -17,7 +17,7 @@ pub struct LiveSql {
     history: Mutex<History>,
     store: StatementStore,
     /// The stored statements, re-read when the store lists other periods.
-    stored: Mutex<(Vec<(String, String)>, Vec<StatementRow>)>,
+    stored: Mutex<(Vec<(String, String)>, Arc<Vec<StatementRow>>)>,
 }
 
 impl LiveSql {
@@ -50,26 +50,42 @@ impl LiveSql {
         Ok(live)
     }
 
+    /// Makes `p` what new queries read. Nothing is built here: the policies' tables (a pass
+    /// over every node) are built when the first query after it arrives, or at a history
+    /// snapshot's boundary.
     pub fn publish(&self, p: &Publication) {
         let Some(server) = &self.server else { return };
-        let mut history = self.history.lock().expect("history lock");
-        history.offer(p.through, p.tables);
-        let mut tables = p.tables.to_vec();
-        tables.push(p.ingest.clone());
-        tables.push(crate::tables::rejects_table(p.rejects));
-        tables.push(statement_table(&self.statements()));
-        tables.extend(history.tables().iter().cloned());
-        server.publish(tables, p.through);
+        let history = {
+            let mut history = self.history.lock().expect("history lock");
+            history.offer(p.through, || {
+                p.tables
+                    .read()
+                    .map(|(_, tables)| tables)
+                    .unwrap_or_default()
+            });
+            history.tables()
+        };
+        let latest = Arc::clone(p.tables);
+        let (ingest, rejects) = (p.ingest.clone(), crate::tables::rejects_table(p.rejects));
+        let statements = self.statements();
+        server.publish_with(Box::new(move || {
+            let (as_of, mut tables) = latest.read()?;
+            tables.push(ingest);
+            tables.push(rejects);
+            tables.push(statement_table(&statements));
+            tables.extend(history.iter().cloned());
+            Some((tables, as_of))
+        }));
     }
 }
 
 impl LiveSql {
     /// The stored statements; the store is read again only when its list of periods changed.
-    fn statements(&self) -> Vec<StatementRow> {
+    fn statements(&self) -> Arc<Vec<StatementRow>> {
         let mut stored = self.stored.lock().expect("statements lock");
         match self.store.periods() {
             Ok(periods) if periods != stored.0 => match self.store.read_all() {
-                Ok(rows) => *stored = (periods, rows),
+                Ok(rows) => *stored = (periods, Arc::new(rows)),
                 Err(e) => {
                     tracing::warn!(error = %e, "statement store not readable; served as before")
                 }
@@ -77,6 +93,6 @@ impl LiveSql {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "statement store not listable"),
         }
-        stored.1.clone()
+        Arc::clone(&stored.1)
     }
 }

@@ -27,7 +27,7 @@ fn the_sample_case_through_kafka_gives_the_expected_scores() {
         "{stderr}"
     );
 
-    let scores = setup.read("scores");
+    let scores = qos_from_scores(&setup);
     let header = std::fs::read_to_string(cases().join("crynux-basic.csv")).unwrap();
     let columns: Vec<&str> = header.lines().next().unwrap().split(',').collect();
     let mut csv = columns.join(",") + "\n";

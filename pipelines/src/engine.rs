@@ -25,6 +25,7 @@ use crate::gpu_latest::{build as build_gpu_latest, inputs as gpu_inputs, GpuInpu
 use crate::id::Id;
 use crate::policies::crynux::dataflow::{build, CrynuxInputs};
 use crate::policies::crynux::node_machine::NodeOut;
+use crate::policies::crynux::scores::CrynuxChanges;
 use crate::policies::crynux::tables::{CrynuxParts, PayRow};
 use crate::policies::icp::config::IcpConfig;
 use crate::policies::icp::dataflow::{build as build_icp, inputs as icp_inputs, IcpInputs};
@@ -125,11 +126,24 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     /// Folds every update at or before `upto` into the consolidated base; later snapshots must
     /// be at or after `upto`.
     pub fn compact(&self, upto: Millis) {
+        self.fold_with(upto, |_| {});
+    }
+
+    /// [`Captured::compact`], returning what it folded in, consolidated: the records whose
+    /// multiplicity changed since the last fold, with the change.
+    pub fn fold(&self, upto: Millis) -> Vec<(D, R)> {
+        let mut changes: HashTable<Hashed<D, R>> = HashTable::new();
+        self.fold_with(upto, |update| add(&mut changes, update.clone()));
+        changes.into_iter().map(|e| (e.data, e.diff)).collect()
+    }
+
+    fn fold_with(&self, upto: Millis, mut folded: impl FnMut(&Hashed<D, R>)) {
         for shard in &self.shards {
             let mut inner = shard.lock().expect("capture lock");
             let inner = &mut *inner;
             let held = inner.pending.len().max(4096);
             for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
+                folded(&update);
                 add(&mut inner.base, update);
             }
             // A burst (every node's first rows at the registrations) leaves the Vec at its
@@ -385,6 +399,54 @@ impl Outputs {
         ]
     }
 
+    /// Folds everything up to `upto` into the consolidated state, as [`Outputs::compact`], and
+    /// returns what a publication writes of it: the crynux captures' changes, the trigger rows
+    /// added, and whether a period closed (a statement row or a swap period's income came).
+    pub fn fold(&self, upto: Millis) -> Folded {
+        let added = |diff: isize| diff > 0;
+        let mut triggers = Vec::new();
+        let mut closed = false;
+        let node_out = self.node_out.fold(upto);
+        for (out, diff) in &node_out {
+            if let (NodeOut::Trigger(t), true) = (out, added(*diff)) {
+                triggers.push(t.clone());
+            }
+        }
+        for (out, diff) in self.sla.fold(upto) {
+            match (out, added(diff)) {
+                (SlaOut::Trigger(t), true) => triggers.push(t),
+                (SlaOut::Statement(_), true) => closed = true,
+                _ => {}
+            }
+        }
+        for (out, diff) in self.swap.fold(upto) {
+            match (out, added(diff)) {
+                (SwapOut::Trigger(t), true) => triggers.push(t),
+                (SwapOut::Income(_), true) => closed = true,
+                _ => {}
+            }
+        }
+        closed |= self
+            .icp
+            .fold(upto)
+            .iter()
+            .any(|(out, diff)| matches!(out, IcpOut::Statement(_)) && added(*diff));
+        let crynux = CrynuxChanges {
+            node_out,
+            tasks: self.tasks.fold(upto),
+            gpu_vram: self.gpu_vram.fold(upto),
+        };
+        self.pay.compact(upto);
+        self.relay.compact(upto);
+        self.gpu_latest.compact(upto);
+        triggers.sort();
+        Folded {
+            crynux,
+            triggers,
+            closed,
+        }
+    }
+
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
     pub fn compact(&self, upto: Millis) {
         self.node_out.compact(upto);
@@ -397,6 +459,15 @@ impl Outputs {
         self.relay.compact(upto);
         self.gpu_latest.compact(upto);
     }
+}
+
+/// What changed in the captured outputs between two folds, as a publication writes it.
+pub struct Folded {
+    pub crynux: CrynuxChanges,
+    /// Trigger rows added (every policy's), in order.
+    pub triggers: Vec<crate::triggers::TriggerRow>,
+    /// A statement period closed: the statements are read again.
+    pub closed: bool,
 }
 
 /// How many collections [`Outputs`] captures.

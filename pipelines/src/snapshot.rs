@@ -47,9 +47,64 @@ impl PolicySnapshot {
 
     /// The statements of the periods closed so far, every policy's.
     pub fn closed_statements(&self) -> Vec<StatementRow> {
-        let mut rows = self.icp.statements.clone();
-        rows.extend(self.sla.statements.iter().cloned());
-        rows.extend(self.swap.statements());
-        rows
+        statements_of(&self.icp, &self.sla, &self.swap)
     }
+}
+
+/// The policies' tables of the latest publication, built when someone reads them: building
+/// them is a pass over every node, which a publication nobody reads should not pay for.
+pub struct LatestTables {
+    outputs: std::sync::Arc<Outputs>,
+    config: Config,
+    /// The latest published moment; held while the outputs are folded up to the next one, so
+    /// no read sees a capture folded past the moment it reads at.
+    published: std::sync::Mutex<Option<Millis>>,
+}
+
+impl LatestTables {
+    pub fn new(outputs: std::sync::Arc<Outputs>, config: &Config) -> LatestTables {
+        LatestTables {
+            outputs,
+            config: config.clone(),
+            published: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Publishes `through`: `fold` (which folds the outputs up to it) runs while no read is
+    /// under way, and later reads are as of `through`.
+    pub fn advance<T>(&self, through: Millis, fold: impl FnOnce() -> T) -> T {
+        let mut published = self.published.lock().expect("published lock");
+        let folded = fold();
+        *published = Some(through);
+        folded
+    }
+
+    /// The latest published moment and the tables then (`None` before the first
+    /// publication). A publication waits while they are built.
+    pub fn read(&self) -> Option<(Millis, Vec<Table>)> {
+        let published = self.published.lock().expect("published lock");
+        published.map(|at| {
+            (
+                at,
+                PolicySnapshot::take(&self.outputs, at, &self.config).tables,
+            )
+        })
+    }
+}
+
+/// The statements of the periods closed through `as_of` (a completed time), read from the
+/// captured outputs without building any table.
+pub fn closed_statements(outputs: &Outputs, as_of: Millis, config: &Config) -> Vec<StatementRow> {
+    statements_of(
+        &outputs.icp(as_of, &config.policy.icp),
+        &outputs.sla(as_of, &config.policy.sla),
+        &outputs.swap(as_of),
+    )
+}
+
+fn statements_of(icp: &IcpParts, sla: &SlaParts, swap: &SwapParts) -> Vec<StatementRow> {
+    let mut rows = icp.statements.clone();
+    rows.extend(sla.statements.iter().cloned());
+    rows.extend(swap.statements());
+    rows
 }

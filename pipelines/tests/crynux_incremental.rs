@@ -3,15 +3,21 @@
 //! on two workers. Short windows and a small kick-out count make windowing, retraction,
 //! exclusion and kick-out happen within a few dozen events.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, GpuSample, Round, RoundStatus};
+use meritflow_pipelines::policies::crynux::scores::{
+    finish, network_json, node_json, ScoreBook, NETWORK_KEY,
+};
+use meritflow_pipelines::policies::crynux::tables::tables;
 use meritflow_pipelines::policies::crynux::{reference, CrynuxConfig};
 use meritflow_pipelines::time::{slot, Span};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
+use serde_json::Value;
 
 const NODES: [&str; 4] = ["a", "b", "c", "d"];
 const BASE: u64 = 1_790_812_800_000;
@@ -115,6 +121,87 @@ proptest! {
             let plain = reference::parts(&events, as_of, cfg);
             prop_assert_eq!(&incremental, &plain, "as of {}", as_of);
         }
+    }
+}
+
+/// The scores topic written as the publisher writes it (the whole book at the first
+/// publication, then the rows of the nodes whose parts changed, and the network's row each
+/// time) and read back by `finish` gives `crynux_qos` exactly, at every slot.
+fn scores_topic_mismatches(events: Vec<(Event, u64)>, workers: usize) -> Vec<String> {
+    let config = config();
+    let slide = config.policy.crynux.slide.millis();
+    let mut events = events;
+    events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
+    let first = slot(events[0].0.ts, slide);
+    let end = slot(events.last().expect("events").0.ts, slide) + 2 * slide;
+    let mismatches = Arc::new(Mutex::new(Vec::new()));
+    let (found, events, cfg) = (
+        Arc::clone(&mismatches),
+        Arc::new(events),
+        config.policy.crynux.clone(),
+    );
+    engine::run(&config, workers, move |mut session| {
+        if session.index() == 0 {
+            let mut book: Option<ScoreBook> = None;
+            let mut topic: BTreeMap<String, Value> = BTreeMap::new();
+            let mut next = 0;
+            for t in (first..=end).step_by(slide as usize) {
+                while next < events.len() && slot(events[next].0.ts, slide) <= t {
+                    session.feed(&events[next].0, events[next].1);
+                    next += 1;
+                }
+                session.complete_through(t);
+                let outputs = session.outputs();
+                let dirty = match book.as_mut() {
+                    Some(book) => book.apply(&outputs.fold(t).crynux),
+                    None => {
+                        let whole = ScoreBook::of(&outputs.crynux(t));
+                        outputs.compact(t);
+                        book.insert(whole).nodes()
+                    }
+                };
+                let book = book.as_ref().expect("book");
+                for node in dirty {
+                    match book.own(&node) {
+                        Some(own) => {
+                            topic.insert(node.to_string(), Value::Object(node_json(&node, own)))
+                        }
+                        None => topic.remove(&*node),
+                    };
+                }
+                let network = network_json(&book.network(t, &cfg), &cfg);
+                topic.insert(NETWORK_KEY.to_owned(), Value::Object(network));
+                let mut finished = finish(&topic).expect("finishable");
+                let table = tables(&outputs.crynux(t), t, &cfg).swap_remove(1);
+                let mut mismatches = found.lock().expect("mismatches");
+                for i in 0..table.rows.len() {
+                    let want = table.row_json(i);
+                    let node = want["node"].as_str().expect("node").to_owned();
+                    let mut got = finished.remove(&node).unwrap_or_default();
+                    got.remove("as_of");
+                    if got != want {
+                        mismatches.push(format!("at {t}: table {want:?}, topic {got:?}"));
+                    }
+                }
+                for node in finished.keys() {
+                    mismatches.push(format!("at {t}: {node} on the topic, not in the table"));
+                }
+            }
+        }
+        session.stop_after(end);
+    })
+    .expect("run");
+    let found = mismatches.lock().expect("mismatches").clone();
+    found
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn scores_topic_finishes_to_crynux_qos(events in stream(), workers in 1usize..=2) {
+        let mismatches = scores_topic_mismatches(events, workers);
+        prop_assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     }
 }
 

@@ -56,16 +56,19 @@ struct Snapshot {
     state: Mutex<SnapshotState>,
 }
 
+/// Builds the tables of a publication and says their moment (`None`: nothing to serve yet).
+pub type MakeTables = Box<dyn FnOnce() -> Option<(Vec<Table>, Millis)> + Send>;
+
 struct SnapshotState {
     built: Arc<DfSessionService>,
-    /// Tables published since `built` was made, with their moment.
-    published: Option<(Vec<Table>, Millis)>,
+    /// How to build the tables published since `built` was made.
+    published: Option<MakeTables>,
 }
 
 impl Snapshot {
     fn current(&self) -> Arc<DfSessionService> {
         let mut state = self.state.lock().expect("snapshot lock");
-        if let Some((tables, as_of)) = state.published.take() {
+        if let Some((tables, as_of)) = state.published.take().and_then(|make| make()) {
             match session(&tables, as_of, &self.cfg) {
                 Ok(next) => state.built = Arc::new(next),
                 Err(e) => {
@@ -136,7 +139,13 @@ impl SqlServer {
 
     /// Makes `tables` (complete through `as_of`) what new queries read.
     pub fn publish(&self, tables: Vec<Table>, as_of: Millis) {
-        self.current.state.lock().expect("snapshot lock").published = Some((tables, as_of));
+        self.publish_with(Box::new(move || Some((tables, as_of))));
+    }
+
+    /// Makes the tables `make` builds what new queries read; they are built when the first
+    /// query after this arrives, and not at all when another publication comes first.
+    pub fn publish_with(&self, make: MakeTables) {
+        self.current.state.lock().expect("snapshot lock").published = Some(make);
     }
 }
 

@@ -509,10 +509,20 @@ pub fn counted(stderr: &str) -> (u64, u64, u64) {
     (numbers[0], numbers[1], numbers[2])
 }
 
+/// The `crynux_qos` rows a reader of the scores topic finishes from the nodes' parts and the
+/// network's row, by node.
+pub fn qos_from_scores(setup: &Setup) -> BTreeMap<String, Value> {
+    meritflow_pipelines::policies::crynux::scores::finish(&setup.read("scores"))
+        .unwrap()
+        .into_iter()
+        .map(|(node, row)| (node, Value::Object(row)))
+        .collect()
+}
+
 pub fn assert_same_as_replay(setup: &Setup, events: &Path) {
     same_rows(
         &replayed(events, "crynux_qos", "node"),
-        &setup.read("scores"),
+        &qos_from_scores(setup),
     )
     .unwrap();
     same_rows(&replayed(events, "triggers", "id"), &setup.read("triggers")).unwrap();

@@ -26,8 +26,13 @@ use meritflow_pipelines::control::Control;
 use meritflow_pipelines::engine::{self, Cluster, Outputs, Restore, Session, WorkerCut};
 use meritflow_pipelines::events::decode;
 use meritflow_pipelines::flood::FloodGuard;
-use meritflow_pipelines::snapshot::PolicySnapshot;
+use meritflow_pipelines::id::Id;
+use meritflow_pipelines::policies::crynux::scores::{
+    network_json, node_json, ScoreBook, NETWORK_KEY,
+};
+use meritflow_pipelines::snapshot::{closed_statements, LatestTables, PolicySnapshot};
 use meritflow_pipelines::statement::{statement_table, StatementRow};
+use meritflow_pipelines::triggers::trigger_table;
 
 use crate::checkpoint_store::{Checkpoint, CheckpointStore, PartitionCut, Published};
 use crate::statement_store::{by_statement, StatementStore, Written};
@@ -67,8 +72,8 @@ impl Default for RunOptions {
 pub struct Publication<'a> {
     /// Outputs are complete through this moment.
     pub through: Millis,
-    /// The policies' tables as of `through`.
-    pub tables: &'a [Table],
+    /// The policies' tables, built when read (as of the latest publication by then).
+    pub tables: &'a Arc<LatestTables>,
     /// `ingest(topic, partition, offset, committed, events, rejected, late, watermark)`.
     pub ingest: Table,
     /// The most recent rejects, late events included.
@@ -309,6 +314,7 @@ pub fn run(
                 cut: None,
                 refresh: resumed_at.is_some(),
                 resumed_at,
+                book: None,
             };
             publisher.run(outputs_rx, report_rx, &shared, &done, on_publish)
         });
@@ -784,6 +790,8 @@ struct Publisher<'a> {
     refresh: bool,
     /// The checkpoint's moment, when restored: nothing before it can be read any more.
     resumed_at: Option<Millis>,
+    /// What the scores topic's rows are made from, from the first publication on.
+    book: Option<ScoreBook>,
 }
 
 impl Publisher<'_> {
@@ -798,6 +806,7 @@ impl Publisher<'_> {
         let Ok(outputs) = outputs.recv() else {
             return self.summary.clone(); // the dataflow never started
         };
+        let latest = Arc::new(LatestTables::new(Arc::clone(&outputs), self.config));
         let interval = Duration::from_millis(self.config.kafka.publish_interval.millis());
         let mut next = Instant::now() + interval;
         loop {
@@ -806,7 +815,7 @@ impl Publisher<'_> {
                 std::thread::sleep(Duration::from_millis(10).min(next - Instant::now()));
             }
             next = Instant::now() + interval;
-            self.cycle(&outputs, &reports, shared, &mut on_publish);
+            self.cycle(&outputs, &latest, &reports, shared, &mut on_publish);
             if finished {
                 break;
             }
@@ -819,11 +828,12 @@ impl Publisher<'_> {
     fn cycle(
         &mut self,
         outputs: &Outputs,
+        latest: &Arc<LatestTables>,
         reports: &Receiver<ToPublisher>,
         shared: &Shared,
         on_publish: &mut impl FnMut(&Publication),
     ) {
-        let mut tables = None;
+        let mut fresh = false;
         // Published moments are slot boundaries, as in replay: the tables depend on the moment
         // (health recovers with time), and a boundary is what every event was counted at.
         let slide = self.config.policy.crynux.slide.millis();
@@ -835,12 +845,9 @@ impl Publisher<'_> {
             self.published = shared.published.load(Ordering::SeqCst).checked_sub(1);
         } else if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
-                let snapshot = PolicySnapshot::take(outputs, through, self.config);
-                self.write_changes(&snapshot.tables, through);
-                self.write_statements(&snapshot.closed_statements());
-                outputs.compact(through);
+                latest.advance(through, || self.publish(outputs, through));
                 self.published = Some(through);
-                tables = Some(snapshot.tables);
+                fresh = true;
             }
         }
         while let Ok(told) = reports.try_recv() {
@@ -893,15 +900,10 @@ impl Publisher<'_> {
         self.summary.rejected = events.1;
         self.summary.late = events.2;
         // The other processes of a cluster show their own ingest and what process 0 published.
-        let tables = if self.primary {
-            tables
-        } else {
-            Some(Vec::new())
-        };
-        if let (Some(tables), Some(through)) = (tables, self.published) {
+        if let (true, Some(through)) = (fresh || !self.primary, self.published) {
             on_publish(&Publication {
                 through,
-                tables: &tables,
+                tables: latest,
                 ingest,
                 rejects: &self.recent,
                 in_flight: self.tracker.in_flight(),
@@ -1046,63 +1048,103 @@ impl Publisher<'_> {
         }
     }
 
-    /// Writes the rows of `crynux_qos` that differ from what was last written (a null value
-    /// when a node leaves the table), and each trigger edge once: the `triggers` table is a log
-    /// whose raised and cleared rows share the trigger's id, the message key.
-    fn write_changes(&mut self, tables: &[Table], through: Millis) {
-        let kafka = &self.config.kafka;
-        for table in tables {
-            let (topic, key_column, last) = match table.name {
-                "crynux_qos" => (&kafka.scores_topic, "node", &mut self.scores),
-                "triggers" => (&kafka.triggers_topic, "id", &mut self.triggers),
-                _ => continue,
-            };
-            let key_at = table.column(key_column).expect("key column");
-            let edge_log = table.name == "triggers";
-            let state_at = table.column("state");
-            let mut seen = std::collections::HashSet::new();
-            for (i, row) in table.rows.iter().enumerate() {
-                let Cell::Text(Some(key)) = &row[key_at] else {
-                    continue;
-                };
-                let shown = match (edge_log, state_at.map(|s| &row[s])) {
-                    (true, Some(Cell::Text(Some(state)))) => format!("{key}/{state}"),
-                    _ => key.clone(),
-                };
-                seen.insert(shown.clone());
-                let mut object = table.row_json(i);
-                let text = serde_json::to_string(&object).expect("JSON object");
-                if !self.refresh && last.get(&shown) == Some(&text) {
-                    continue;
+    /// Writes what changed through `through` and folds it away. The first publication (of a
+    /// run, or after a restart) reads the whole snapshot; later ones only the captures' changes
+    /// since the last, and the statements when a period closed.
+    fn publish(&mut self, outputs: &Outputs, through: Millis) {
+        match self.book.as_mut() {
+            Some(book) => {
+                let folded = outputs.fold(through);
+                let dirty = book.apply(&folded.crynux);
+                self.write_scores(&dirty, through);
+                self.write_triggers(&trigger_table(&folded.triggers), through);
+                if folded.closed {
+                    self.write_statements(&closed_statements(outputs, through, self.config));
                 }
-                object.insert("as_of".into(), format_rfc3339(through).into());
-                let payload = serde_json::to_vec(&object).expect("JSON object");
-                let record = Record {
-                    topic: topic.clone(),
-                    key: key.clone().into_bytes(),
-                    payload: Some(payload),
-                };
-                self.sink.send(&record);
-                last.insert(shown, text);
             }
-            if edge_log {
-                continue;
-            }
-            let gone: Vec<String> = last
-                .keys()
-                .filter(|k| !seen.contains(*k))
-                .cloned()
-                .collect();
-            for key in gone {
-                last.remove(&key);
-                self.sink.send(&Record {
-                    topic: topic.clone(),
-                    key: key.into_bytes(),
-                    payload: None,
-                });
+            None => {
+                let snapshot = PolicySnapshot::take(outputs, through, self.config);
+                self.book = Some(ScoreBook::of(&outputs.crynux(through)));
+                // Every node of the book, and every key written before a restart that is gone.
+                let mut all: Vec<Id> = self.scores.keys().map(|k| Id::from(k.as_str())).collect();
+                all.extend(self.book.as_ref().map_or(Vec::new(), ScoreBook::nodes));
+                all.sort();
+                all.dedup();
+                self.write_scores(&all, through);
+                if let Some(triggers) = snapshot.tables.iter().find(|t| t.name == "triggers") {
+                    self.write_triggers(triggers, through);
+                }
+                self.write_statements(&snapshot.closed_statements());
+                outputs.compact(through);
             }
         }
         self.refresh = false;
+    }
+
+    /// Writes the own parts of each of `nodes` that differ from what was last written (a null
+    /// value when a node left `crynux_qos`), then the network's row: see
+    /// `meritflow_pipelines::policies::crynux::scores`.
+    fn write_scores(&mut self, nodes: &[Id], through: Millis) {
+        let Some(book) = &self.book else { return };
+        let topic = &self.config.kafka.scores_topic;
+        let as_of = format_rfc3339(through);
+        for node in nodes {
+            let Some(own) = book.own(node) else {
+                if self.scores.remove(&**node).is_some() {
+                    self.sink.send(&Record {
+                        topic: topic.clone(),
+                        key: node.as_bytes().to_vec(),
+                        payload: None,
+                    });
+                }
+                continue;
+            };
+            let mut object = node_json(node, own);
+            let text = serde_json::to_string(&object).expect("JSON object");
+            if !self.refresh && self.scores.get(&**node) == Some(&text) {
+                continue;
+            }
+            object.insert("as_of".into(), as_of.clone().into());
+            self.sink.send(&Record {
+                topic: topic.clone(),
+                key: node.as_bytes().to_vec(),
+                payload: Some(serde_json::to_vec(&object).expect("JSON object")),
+            });
+            self.scores.insert(node.to_string(), text);
+        }
+        let cfg = &self.config.policy.crynux;
+        let network = network_json(&book.network(through, cfg), cfg);
+        self.sink.send(&Record {
+            topic: topic.clone(),
+            key: NETWORK_KEY.as_bytes().to_vec(),
+            payload: Some(serde_json::to_vec(&network).expect("JSON object")),
+        });
+    }
+
+    /// Writes each trigger edge of `table` not written before: the `triggers` table is a log
+    /// whose raised and cleared rows share the trigger's id, the message key.
+    fn write_triggers(&mut self, table: &Table, through: Millis) {
+        let key_at = table.column("id").expect("key column");
+        let state_at = table.column("state").expect("state column");
+        for (i, row) in table.rows.iter().enumerate() {
+            let (Cell::Text(Some(key)), Cell::Text(Some(state))) = (&row[key_at], &row[state_at])
+            else {
+                continue;
+            };
+            let shown = format!("{key}/{state}");
+            let mut object = table.row_json(i);
+            let text = serde_json::to_string(&object).expect("JSON object");
+            if !self.refresh && self.triggers.get(&shown) == Some(&text) {
+                continue;
+            }
+            object.insert("as_of".into(), format_rfc3339(through).into());
+            self.sink.send(&Record {
+                topic: self.config.kafka.triggers_topic.clone(),
+                key: key.clone().into_bytes(),
+                payload: Some(serde_json::to_vec(&object).expect("JSON object")),
+            });
+            self.triggers.insert(shown, text);
+        }
     }
 
     fn write_reject(&mut self, r: Rejected) {

@@ -111,6 +111,11 @@ impl Sink {
     pub fn send(&mut self, record: &Record) {
         loop {
             let mut base = BaseRecord::to(&record.topic).key(&record.key);
+            // librdkafka's partitioner spreads empty keys at random, which would reorder the
+            // rows of that one key (the scores topic's network row): they all go to the first.
+            if record.key.is_empty() {
+                base = base.partition(0);
+            }
             if let Some(payload) = &record.payload {
                 base = base.payload(payload);
             }

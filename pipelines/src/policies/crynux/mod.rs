@@ -6,6 +6,7 @@ pub mod formulas;
 pub mod late;
 pub mod node_machine;
 pub mod reference;
+pub mod scores;
 pub mod tables;
 pub mod task_window;
 pub mod vram;

@@ -50,13 +50,114 @@ impl CrynuxParts {
     }
 }
 
-struct Scored<'a> {
-    row: &'a NodeRow,
-    tasks: i64,
-    node_score: Option<f64>,
-    vram: Option<u64>,
-    health: f64,
-    excluded: bool,
+/// A node's own inputs to `crynux_qos`, as its events set them: nothing here moves with the
+/// network or the clock, so it changes only when the node's rows do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnParts {
+    /// Counted tasks in the window.
+    pub tasks: i64,
+    /// Mean task score over them (`None` without a counted task).
+    pub node_score: Option<f64>,
+    /// Largest VRAM of its GPUs' latest samples, else the registered one.
+    pub vram: Option<u64>,
+    pub timeout_s: Option<u64>,
+    pub stake: Option<f64>,
+    /// Health as last set, at `health_ts`; it recovers from there.
+    pub health: f64,
+    pub health_ts: Millis,
+    /// Excluded as of `health_ts`.
+    pub excluded: bool,
+}
+
+impl OwnParts {
+    /// The parts of an active node's row, its counted tasks (count, sum of scores) and its
+    /// GPUs' largest sampled VRAM.
+    pub fn of(row: &NodeRow, (count, sum): (i64, i64), vram_sample: Option<u64>) -> OwnParts {
+        OwnParts {
+            tasks: count,
+            node_score: (count > 0).then(|| sum as f64 / count as f64),
+            vram: vram_sample.or(row.attrs.vram_bytes),
+            timeout_s: row.attrs.timeout_s,
+            stake: row.attrs.stake.and_then(|d| d.to_f64()),
+            health: row.health.0,
+            health_ts: row.health_ts,
+            excluded: row.excluded,
+        }
+    }
+}
+
+/// What every node's normalised figures divide by: maxima over the active nodes. They move
+/// only with the nodes' own parts, never with the clock.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Normalisers {
+    pub max_node_score: f64,
+    pub max_vram: f64,
+    pub max_stake: f64,
+    pub max_timeout_s: u64,
+}
+
+impl Normalisers {
+    pub fn over<'a>(nodes: impl Iterator<Item = &'a OwnParts> + Clone) -> Normalisers {
+        let max_of = |f: &dyn Fn(&OwnParts) -> Option<f64>| {
+            nodes.clone().filter_map(f).fold(0.0f64, f64::max)
+        };
+        Normalisers {
+            max_node_score: max_of(&|o| o.node_score),
+            max_vram: max_of(&|o| o.vram.map(|v| v as f64)),
+            max_stake: max_of(&|o| o.stake),
+            max_timeout_s: nodes.clone().filter_map(|o| o.timeout_s).max().unwrap_or(0),
+        }
+    }
+}
+
+/// A node's `crynux_qos` figures at a moment, from its own parts and the network's normalisers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QosFigures {
+    pub speed: Option<f64>,
+    pub vram: Option<f64>,
+    pub timeout: Option<f64>,
+    pub qos: f64,
+    /// Effective health at the moment, and whether the node is still excluded then.
+    pub health: f64,
+    pub excluded: bool,
+    /// Selection weight; its share of the network's total is the selection probability.
+    pub weight: f64,
+}
+
+impl QosFigures {
+    pub fn of(own: &OwnParts, n: &Normalisers, as_of: Millis, cfg: &CrynuxConfig) -> QosFigures {
+        let health = effective_health(own.health, own.health_ts, as_of, cfg);
+        let excluded = own.excluded && health < cfg.exclusion_leave;
+        let speed = relative(own.node_score, n.max_node_score);
+        let vram = relative(own.vram.map(|v| v as f64), n.max_vram);
+        let timeout = timeout_score(own.timeout_s, n.max_timeout_s, cfg);
+        let stake_ratio = match own.stake {
+            Some(stake) if n.max_stake > 0.0 => stake / n.max_stake,
+            _ => 0.0,
+        };
+        QosFigures {
+            speed,
+            vram,
+            timeout,
+            qos: qos(vram, timeout, speed, cfg),
+            health,
+            excluded,
+            weight: selection_weight(stake_ratio, speed, health, excluded),
+        }
+    }
+}
+
+/// The network's total selection weight at `as_of`: `nodes` in node order, as the table adds
+/// them up (a float sum depends on its order).
+pub fn total_weight<'a>(
+    nodes: impl Iterator<Item = &'a OwnParts>,
+    n: &Normalisers,
+    as_of: Millis,
+    cfg: &CrynuxConfig,
+) -> f64 {
+    nodes
+        .map(|own| QosFigures::of(own, n, as_of, cfg).weight)
+        .sum()
 }
 
 /// The tables `nodes`, `crynux_qos` and `crynux_task_pay` as of `as_of` (its triggers go to
@@ -91,36 +192,17 @@ pub fn tables(parts: &CrynuxParts, as_of: Millis, cfg: &CrynuxConfig) -> Vec<Tab
         ]);
     }
 
-    let active: Vec<Scored> = sorted
+    let active: Vec<(&Id, OwnParts)> = sorted
         .iter()
         .filter(|r| r.status == Status::Active)
         .map(|row| {
-            let (count, sum) = parts.tasks.get(&row.node).copied().unwrap_or((0, 0));
-            let health = effective_health(row.health.0, row.health_ts, as_of, cfg);
-            Scored {
-                row,
-                tasks: count,
-                node_score: (count > 0).then(|| sum as f64 / count as f64),
-                vram: parts
-                    .gpu_vram
-                    .get(&row.node)
-                    .copied()
-                    .or(row.attrs.vram_bytes),
-                health,
-                excluded: row.excluded && health < cfg.exclusion_leave,
-            }
+            let tasks = parts.tasks.get(&row.node).copied().unwrap_or((0, 0));
+            let vram = parts.gpu_vram.get(&row.node).copied();
+            (&row.node, OwnParts::of(row, tasks, vram))
         })
         .collect();
-    let max_of =
-        |f: &dyn Fn(&Scored) -> Option<f64>| active.iter().filter_map(f).fold(0.0f64, f64::max);
-    let max_score = max_of(&|s| s.node_score);
-    let max_vram = max_of(&|s| s.vram.map(|v| v as f64));
-    let max_stake = max_of(&|s| s.row.attrs.stake.and_then(|d| d.to_f64()));
-    let max_timeout = active
-        .iter()
-        .filter_map(|s| s.row.attrs.timeout_s)
-        .max()
-        .unwrap_or(0);
+    let normalisers = Normalisers::over(active.iter().map(|(_, own)| own));
+    let total = total_weight(active.iter().map(|(_, own)| own), &normalisers, as_of, cfg);
 
     let mut qos_table = Table::new(
         "crynux_qos",
@@ -137,33 +219,20 @@ pub fn tables(parts: &CrynuxParts, as_of: Millis, cfg: &CrynuxConfig) -> Vec<Tab
             ("selection_prob", Float),
         ],
     );
-    let mut rows = Vec::with_capacity(active.len());
-    let mut weights = Vec::with_capacity(active.len());
-    for s in &active {
-        let speed = relative(s.node_score, max_score);
-        let vram = relative(s.vram.map(|v| v as f64), max_vram);
-        let timeout = timeout_score(s.row.attrs.timeout_s, max_timeout, cfg);
-        let stake_ratio = match s.row.attrs.stake.and_then(|d| d.to_f64()) {
-            Some(stake) if max_stake > 0.0 => stake / max_stake,
-            _ => 0.0,
-        };
-        weights.push(selection_weight(stake_ratio, speed, s.health, s.excluded));
-        rows.push(vec![
-            s.row.node.clone().into(),
-            int(s.tasks),
-            s.node_score.into(),
-            speed.into(),
-            vram.into(),
-            timeout.into(),
-            qos(vram, timeout, speed, cfg).into(),
-            s.health.into(),
-            s.excluded.into(),
+    for (node, own) in &active {
+        let f = QosFigures::of(own, &normalisers, as_of, cfg);
+        qos_table.push(vec![
+            (*node).clone().into(),
+            int(own.tasks),
+            own.node_score.into(),
+            f.speed.into(),
+            f.vram.into(),
+            f.timeout.into(),
+            f.qos.into(),
+            f.health.into(),
+            f.excluded.into(),
+            Cell::from(if total > 0.0 { f.weight / total } else { 0.0 }),
         ]);
-    }
-    let total: f64 = weights.iter().sum();
-    for (mut row, w) in rows.into_iter().zip(weights) {
-        row.push(Cell::from(if total > 0.0 { w / total } else { 0.0 }));
-        qos_table.push(row);
     }
 
     let mut pay = Table::new(
