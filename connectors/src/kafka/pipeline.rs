@@ -348,6 +348,54 @@ fn ingest(
     idle_timeout: Duration,
     checkpoint_every: Duration,
 ) {
+    // The broker is asked whether quiet partitions are drained on a thread of its own: each
+    // answer is a round trip per partition (up to 2 s when the broker is away), and reading the
+    // partitions that are not quiet must not wait for it.
+    let (ask, questions) = mpsc::sync_channel::<(Vec<PartitionId>, u64)>(0);
+    let (tell, answers) = mpsc::channel::<(Vec<(PartitionId, bool)>, u64)>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for (quiet, asked_at) in questions {
+                if tell
+                    .send((source.drained(&quiet, Duration::from_secs(2)), asked_at))
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let asked = Asked { ask, answers };
+        read_partitions(
+            source,
+            senders,
+            shared,
+            stop,
+            batch,
+            idle_timeout,
+            checkpoint_every,
+            asked,
+        );
+    });
+}
+
+/// The ingest thread's line to the drain checker: quiet partitions out, the broker's answers
+/// back, each with the moment it was asked.
+struct Asked {
+    ask: SyncSender<(Vec<PartitionId>, u64)>,
+    answers: Receiver<(Vec<(PartitionId, bool)>, u64)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_partitions(
+    source: &Source,
+    senders: Vec<SyncSender<Vec<Message>>>,
+    shared: &Shared,
+    stop: &AtomicBool,
+    batch: usize,
+    idle_timeout: Duration,
+    checkpoint_every: Duration,
+    asked: Asked,
+) {
     let mut last_cut_asked = Instant::now();
     let mut read: HashMap<PartitionId, i64> = HashMap::new();
     let workers = senders.len();
@@ -391,16 +439,17 @@ fn ingest(
             }
         }
         // Silence excuses a partition only once the broker confirms it has been read to its
-        // end; asked at most every half second (a broker that is away makes this wait).
+        // end; asked at most every half second, one question at a time.
+        while let Ok((answers, asked_at)) = asked.answers.try_recv() {
+            let mut marks = shared.marks.lock().expect("watermark lock");
+            for (id, drained) in answers {
+                marks.confirm_drained(id, drained, asked_at);
+            }
+        }
         if last_drain_check.elapsed() >= Duration::from_millis(500) {
             let quiet = shared.marks.lock().expect("watermark lock").quiet(now);
-            if !quiet.is_empty() {
+            if !quiet.is_empty() && asked.ask.try_send((quiet, now)).is_ok() {
                 last_drain_check = Instant::now();
-                let answers = source.drained(&quiet, Duration::from_secs(2));
-                let mut marks = shared.marks.lock().expect("watermark lock");
-                for (id, drained) in answers {
-                    marks.confirm_drained(id, drained);
-                }
             }
         }
         // The end of a quiet stream: every partition idle over a whole idle timeout. One

@@ -212,10 +212,14 @@ impl Watermarks {
             .collect()
     }
 
-    /// The broker's answer for a quiet partition (see [`Watermarks::quiet`]).
-    pub fn confirm_drained(&mut self, id: PartitionId, drained: bool) {
+    /// The broker's answer for a quiet partition (see [`Watermarks::quiet`]), asked at
+    /// `asked_at`. The answer comes while reading goes on: it is dropped when the partition
+    /// has handed on a message since (it may have been read to its end only before that).
+    pub fn confirm_drained(&mut self, id: PartitionId, drained: bool, asked_at: u64) {
         if let Some(p) = self.partitions.get_mut(&id) {
-            p.confirmed_drained = drained;
+            if p.last_seen < asked_at {
+                p.confirmed_drained = drained;
+            }
         }
     }
 
@@ -301,7 +305,7 @@ mod tests {
     /// The broker says every quiet partition has been read to its end.
     fn confirm_quiet(w: &mut Watermarks, now: u64) {
         for id in w.quiet(now) {
-            w.confirm_drained(id, true);
+            w.confirm_drained(id, true, now);
         }
     }
 
