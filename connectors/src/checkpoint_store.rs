@@ -70,6 +70,7 @@ struct Manifest {
 /// What the publisher had written out last, so that a restart can take back what is gone.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Published {
+    /// Per node, the fingerprint of the scores row last written (decimal).
     pub scores: HashMap<String, String>,
     pub triggers: HashMap<String, String>,
 }

@@ -160,7 +160,7 @@ fn scores_topic_mismatches(events: Vec<(Event, u64)>, workers: usize) -> Vec<Str
                         book.insert(whole).nodes()
                     }
                 };
-                let book = book.as_ref().expect("book");
+                let book = book.as_mut().expect("book");
                 for node in dirty {
                     match book.own(&node) {
                         Some(own) => {

@@ -28,7 +28,7 @@ use meritflow_pipelines::events::decode;
 use meritflow_pipelines::flood::FloodGuard;
 use meritflow_pipelines::id::Id;
 use meritflow_pipelines::policies::crynux::scores::{
-    network_json, node_json, ScoreBook, NETWORK_KEY,
+    fingerprint, network_json, node_json, ScoreBook, NETWORK_KEY,
 };
 use meritflow_pipelines::snapshot::{closed_statements, LatestTables, PolicySnapshot};
 use meritflow_pipelines::statement::{statement_table, StatementRow};
@@ -296,7 +296,12 @@ pub fn run(
                 sink,
                 source: &source,
                 tracker: CommitTracker::default(),
-                scores: published_before.scores,
+                // Only the keys matter after a restart: every row is written again.
+                scores: published_before
+                    .scores
+                    .into_iter()
+                    .map(|(node, digest)| (Id::from(node.as_str()), digest.parse().unwrap_or(0)))
+                    .collect(),
                 triggers: published_before.triggers,
                 store: StatementStore::new(&config.statements.storage_dir),
                 stated: Default::default(),
@@ -811,8 +816,9 @@ struct Publisher<'a> {
     sink: Sink,
     source: &'a Source,
     tracker: CommitTracker,
-    /// Last written crynux_qos row per node and trigger row per id (without `as_of`).
-    scores: HashMap<String, String>,
+    /// The [`fingerprint`] of the parts last written per node, and the last written trigger
+    /// row per id and state (without `as_of`).
+    scores: HashMap<Id, u64, foldhash::fast::FixedState>,
     triggers: HashMap<String, String>,
     /// Where closed statements go first; (policy, period) pairs already stored and sent.
     store: StatementStore,
@@ -1015,7 +1021,11 @@ impl Publisher<'_> {
         // What has been written and acknowledged so far (a superset of what the cut's tables
         // gave): after a restart, keys gone from the tables are taken back from it.
         checkpoint.published = Published {
-            scores: self.scores.clone(),
+            scores: self
+                .scores
+                .iter()
+                .map(|(node, digest)| (node.to_string(), digest.to_string()))
+                .collect(),
             triggers: self.triggers.clone(),
         };
         let started = Instant::now();
@@ -1115,7 +1125,7 @@ impl Publisher<'_> {
                 let snapshot = PolicySnapshot::take(outputs, through, self.config);
                 self.book = Some(ScoreBook::of(&outputs.crynux(through)));
                 // Every node of the book, and every key written before a restart that is gone.
-                let mut all: Vec<Id> = self.scores.keys().map(|k| Id::from(k.as_str())).collect();
+                let mut all: Vec<Id> = self.scores.keys().cloned().collect();
                 all.extend(self.book.as_ref().map_or(Vec::new(), ScoreBook::nodes));
                 all.sort();
                 all.dedup();
@@ -1134,12 +1144,12 @@ impl Publisher<'_> {
     /// value when a node left `crynux_qos`), then the network's row: see
     /// `meritflow_pipelines::policies::crynux::scores`.
     fn write_scores(&mut self, nodes: &[Id], through: Millis) {
-        let Some(book) = &self.book else { return };
+        let Some(book) = &mut self.book else { return };
         let topic = &self.config.kafka.scores_topic;
         let as_of = format_rfc3339(through);
         for node in nodes {
             let Some(own) = book.own(node) else {
-                if self.scores.remove(&**node).is_some() {
+                if self.scores.remove(node).is_some() {
                     self.sink.send(&Record {
                         topic: topic.clone(),
                         key: node.as_bytes().to_vec(),
@@ -1148,18 +1158,18 @@ impl Publisher<'_> {
                 }
                 continue;
             };
-            let mut object = node_json(node, own);
-            let text = serde_json::to_string(&object).expect("JSON object");
-            if !self.refresh && self.scores.get(&**node) == Some(&text) {
+            let digest = fingerprint(own);
+            if !self.refresh && self.scores.get(node) == Some(&digest) {
                 continue;
             }
+            let mut object = node_json(node, own);
             object.insert("as_of".into(), as_of.clone().into());
             self.sink.send(&Record {
                 topic: topic.clone(),
                 key: node.as_bytes().to_vec(),
                 payload: Some(serde_json::to_vec(&object).expect("JSON object")),
             });
-            self.scores.insert(node.to_string(), text);
+            self.scores.insert(node.clone(), digest);
         }
         let cfg = &self.config.policy.crynux;
         let network = network_json(&book.network(through, cfg), cfg);

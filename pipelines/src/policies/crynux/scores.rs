@@ -12,7 +12,8 @@
 //! changes at each publication: its cost is that of the changed nodes, plus one pass over the
 //! active nodes' parts for the total weight (arithmetic only, no rows built).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use serde_json::{Map, Number, Value};
 
@@ -85,11 +86,17 @@ struct RowFields {
     row: NodeRow,
 }
 
+type Hasher = foldhash::fast::FixedState;
+
 /// The active nodes' own parts and the maxima over them, kept up to date from the crynux
 /// captures' changes.
 #[derive(Default)]
 pub struct ScoreBook {
-    nodes: BTreeMap<Id, Entry>,
+    nodes: HashMap<Id, Entry, Hasher>,
+    /// The active nodes in node order, for the total weight (a float sum depends on its
+    /// order); rebuilt when a node joined or left them.
+    order: Vec<Id>,
+    order_stale: bool,
     node_score: Maximum,
     vram: Maximum,
     stake: Maximum,
@@ -132,7 +139,7 @@ impl ScoreBook {
     /// Takes in the changes since the last publication; returns the nodes whose own parts may
     /// have changed, in node order.
     pub fn apply(&mut self, changes: &CrynuxChanges) -> Vec<Id> {
-        let mut touched: Vec<Id> = Vec::new();
+        let mut touched: HashSet<Id, Hasher> = HashSet::default();
         // Retractions first: a replaced row comes as the old one taken out, the new one added.
         let mut rows: Vec<&(NodeOut, isize)> = changes.node_out.iter().collect();
         rows.sort_by_key(|(_, diff)| *diff > 0);
@@ -143,13 +150,13 @@ impl ScoreBook {
                 active: row.status == Status::Active,
                 row: row.clone(),
             });
-            touched.push(row.node.clone());
+            touched.insert(row.node.clone());
         }
         for (node, (count, sum)) in &changes.tasks {
             let entry = self.nodes.entry(node.clone()).or_default();
             entry.tasks.0 += *count as i64;
             entry.tasks.1 += *sum as i64;
-            touched.push(node.clone());
+            touched.insert(node.clone());
         }
         let mut vram: Vec<&((Id, u64), isize)> = changes.gpu_vram.iter().collect();
         vram.sort_by_key(|(_, diff)| *diff > 0);
@@ -160,10 +167,8 @@ impl ScoreBook {
             } else if entry.vram == Some(*v) {
                 entry.vram = None;
             }
-            touched.push(node.clone());
+            touched.insert(node.clone());
         }
-        touched.sort();
-        touched.dedup();
         for node in &touched {
             let Some(entry) = self.nodes.get_mut(node) else {
                 continue;
@@ -178,6 +183,7 @@ impl ScoreBook {
                 self.stake.remove(old.stake.map(Maximum::key));
                 self.timeout_s.remove(old.timeout_s);
             }
+            self.order_stale |= entry.own.is_some() != own.is_some();
             if let Some(new) = &own {
                 self.node_score.add(new.node_score.map(Maximum::key));
                 self.vram.add(new.vram);
@@ -189,12 +195,14 @@ impl ScoreBook {
                 self.nodes.remove(node);
             }
         }
-        touched
+        touched.into_iter().collect()
     }
 
     /// Every node the book holds something of, in order.
     pub fn nodes(&self) -> Vec<Id> {
-        self.nodes.keys().cloned().collect()
+        let mut nodes: Vec<Id> = self.nodes.keys().cloned().collect();
+        nodes.sort();
+        nodes
     }
 
     /// The node's own parts, while it is in `crynux_qos` (active).
@@ -202,8 +210,22 @@ impl ScoreBook {
         self.nodes.get(node).and_then(|e| e.own.as_ref())
     }
 
-    fn active(&self) -> impl Iterator<Item = &OwnParts> + Clone {
-        self.nodes.values().filter_map(|e| e.own.as_ref())
+    /// The active nodes' parts in node order.
+    fn active(&mut self) -> impl Iterator<Item = &OwnParts> + Clone {
+        if self.order_stale {
+            self.order = self
+                .nodes
+                .iter()
+                .filter(|(_, e)| e.own.is_some())
+                .map(|(id, _)| id.clone())
+                .collect();
+            self.order.sort();
+            self.order_stale = false;
+        }
+        let nodes = &self.nodes;
+        self.order
+            .iter()
+            .filter_map(move |id| nodes.get(id).and_then(|e| e.own.as_ref()))
     }
 
     /// The maxima over the active nodes (0 when none has the figure, as the table's).
@@ -218,12 +240,13 @@ impl ScoreBook {
     }
 
     /// The network's row at `as_of`.
-    pub fn network(&self, as_of: Millis, cfg: &CrynuxConfig) -> Network {
+    pub fn network(&mut self, as_of: Millis, cfg: &CrynuxConfig) -> Network {
         let normalisers = self.normalisers();
+        let active = self.active();
         Network {
             as_of,
-            nodes: self.active().count(),
-            total_weight: total_weight(self.active(), &normalisers, as_of, cfg),
+            nodes: active.clone().count(),
+            total_weight: total_weight(active, &normalisers, as_of, cfg),
             normalisers,
         }
     }
@@ -250,6 +273,21 @@ fn opt_float(v: Option<f64>) -> Value {
 
 fn opt_int(v: Option<u64>) -> Value {
     v.map_or(Value::Null, Value::from)
+}
+
+/// A digest of a node's own parts: a publication writes the node's row only when it changed.
+pub fn fingerprint(own: &OwnParts) -> u64 {
+    let float = |v: Option<f64>| v.map(f64::to_bits);
+    Hasher::with_seed(0x7363_6f72_6573).hash_one((
+        own.tasks,
+        float(own.node_score),
+        own.vram,
+        own.timeout_s,
+        float(own.stake),
+        own.health.to_bits(),
+        own.health_ts,
+        own.excluded,
+    ))
 }
 
 /// A node's row on the scores topic (without `as_of`, which the publication adds).
