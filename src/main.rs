@@ -86,6 +86,8 @@ const EXIT_USAGE: u8 = 2;
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: logs read from files and pipes stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("MERITFLOW_LOG")
                 .unwrap_or_else(|_| "warn".into()),

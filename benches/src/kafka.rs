@@ -73,12 +73,21 @@ fn meritflow(bin: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `meritflow run`, with its status lines on a channel.
+/// `meritflow run`, with its status lines on a channel (and, with `timings`, the publisher's
+/// debug lines: each publication's lag and duration, each flush's).
 fn start_run(
     bin: &Path,
     config: &Path,
+    timings: bool,
 ) -> anyhow::Result<(Child, std::sync::mpsc::Receiver<String>)> {
-    let mut child = Command::new(bin)
+    let mut command = Command::new(bin);
+    if timings {
+        command.env(
+            "MERITFLOW_LOG",
+            "warn,meritflow_connectors::kafka::pipeline=debug",
+        );
+    }
+    let mut child = command
         .args([
             "run",
             "--config",
@@ -147,6 +156,31 @@ pub struct Throughput {
     pub cpu: f64,
 }
 
+/// p50 and p99 of some milliseconds (zeros when there were none).
+#[derive(Clone, Copy, Default)]
+pub struct Quantiles {
+    pub count: usize,
+    pub p50: u64,
+    pub p99: u64,
+}
+
+impl Quantiles {
+    fn of(mut values: Vec<u64>) -> Quantiles {
+        values.sort_unstable();
+        let q = |p: f64| {
+            values
+                .get(((values.len().max(1) - 1) as f64 * p) as usize)
+                .copied()
+                .unwrap_or(0)
+        };
+        Quantiles {
+            count: values.len(),
+            p50: q(0.5),
+            p99: q(0.99),
+        }
+    }
+}
+
 /// Phase 2's result: freshness in milliseconds over the events seen published.
 pub struct Freshness {
     pub rate: u64,
@@ -156,6 +190,12 @@ pub struct Freshness {
     pub p50: u64,
     pub p99: u64,
     pub max: u64,
+    /// At each publication (from the publisher's debug lines): the wall clock minus the
+    /// moment published (how far behind the results were as they went out), how long the
+    /// publication took, and how long the flush after it waited for the broker.
+    pub behind: Quantiles,
+    pub publishing: Quantiles,
+    pub flushing: Quantiles,
 }
 
 /// The freshness phase's settings, printed beside its figures.
@@ -192,7 +232,7 @@ pub fn throughput(
     )?;
     let through = format_rfc3339(slot(last_ts, 60_000));
     let started = Instant::now();
-    let (child, rx) = start_run(bin, &config)?;
+    let (child, rx) = start_run(bin, &config, false)?;
     wait_through(&rx, &through, Duration::from_secs(1800))?;
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds(child.id())?;
@@ -215,7 +255,7 @@ pub fn freshness(
     let config = phase_config(bin, dir, &name, brokers, FRESHNESS_CONFIG)?;
     let cfg = Config::from_toml(&std::fs::read_to_string(&config)?, "bench")?;
     let slide = cfg.policy.crynux.slide.millis();
-    let (child, run_log) = start_run(bin, &config)?;
+    let (child, run_log) = start_run(bin, &config, true)?;
     std::thread::sleep(Duration::from_secs(5)); // group join
     let arrivals: Arc<Mutex<BTreeMap<u64, u64>>> = Arc::default(); // as_of -> first arrival
     let done = Arc::new(AtomicBool::new(false));
@@ -275,6 +315,7 @@ pub fn freshness(
     done.store(true, Ordering::SeqCst);
     reader.join().expect("reader thread")?;
     stop(child)?;
+    let said: Vec<String> = run_log.try_iter().collect();
     let arrivals = arrivals.lock().unwrap();
     let mut fresh: Vec<u64> = produced
         .iter()
@@ -288,7 +329,6 @@ pub fn freshness(
     fresh.sort_unstable();
     if fresh.is_empty() {
         // What the run said is the first thing to read: keep its last lines with the error.
-        let said: Vec<String> = run_log.try_iter().collect();
         let tail = said[said.len().saturating_sub(8)..].join(" / ");
         bail!(
             "no publication arrived on {} (the run's last lines: {tail})",
@@ -296,6 +336,36 @@ pub fn freshness(
         );
     }
     let q = |p: f64| fresh[((fresh.len() - 1) as f64 * p) as usize];
+    // The publisher's own lines, from the first publication that covers a produced event on.
+    let first_slot = produced.first().map_or(0, |&ts| slot(ts, slide));
+    let field = |line: &str, name: &str| -> Option<u64> {
+        let after = line.split(&format!("{name}=")).nth(1)?;
+        after
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    let mut behind = Vec::new();
+    let mut publishing = Vec::new();
+    let mut flushing = Vec::new();
+    let mut started = false;
+    for line in &said {
+        if line.contains(" published ") || line.ends_with(" published") {
+            let through = line
+                .split("through=")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .and_then(meritflow_pipelines::time::parse_rfc3339);
+            started |= through.is_some_and(|t| t >= first_slot);
+            if started {
+                behind.extend(field(line, "behind_ms"));
+                publishing.extend(field(line, "took_ms"));
+            }
+        } else if started && line.contains(" flushed") {
+            flushing.extend(field(line, "took_ms"));
+        }
+    }
     Ok(Freshness {
         rate,
         seconds,
@@ -304,5 +374,8 @@ pub fn freshness(
         p50: q(0.5),
         p99: q(0.99),
         max: fresh[fresh.len() - 1],
+        behind: Quantiles::of(behind),
+        publishing: Quantiles::of(publishing),
+        flushing: Quantiles::of(flushing),
     })
 }

@@ -375,7 +375,8 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
                 Ok(f) => {
                     fresh_p99 = Some(f.p99);
                     format!(
-                        "| freshness at {} events/s for {} s (half the throughput) | p50 {} ms, p99 {} ms, max {} ms over {} of {} events seen published |",
+                        "| freshness at {} events/s for {} s (half the throughput) | p50 {} ms, p99 {} ms, max {} ms over {} of {} events seen published |\n\
+                         | where it goes, per publication ({} of them) | behind the wall clock as it went out p50 {} / p99 {} ms; publication took p50 {} / p99 {} ms; the flush after it waited p50 {} / p99 {} ms |",
                         thousands(f.rate as f64),
                         f.seconds,
                         f.p50,
@@ -383,6 +384,13 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
                         f.max,
                         thousands(f.seen as f64),
                         thousands(f.produced as f64),
+                        thousands(f.behind.count as f64),
+                        f.behind.p50,
+                        f.behind.p99,
+                        f.publishing.p50,
+                        f.publishing.p99,
+                        f.flushing.p50,
+                        f.flushing.p99,
                     )
                 }
                 Err(e) => {

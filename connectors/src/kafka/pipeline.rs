@@ -900,7 +900,16 @@ impl Publisher<'_> {
             self.published = shared.published.load(Ordering::SeqCst).checked_sub(1);
         } else if let Some(through) = boundary {
             if self.published.is_none_or(|p| through > p) {
+                let started = Instant::now();
                 latest.advance(through, || self.publish(outputs, through));
+                // With event times from the wall clock (a live network), how far behind the
+                // results are as they go out, and what the publication itself took.
+                tracing::debug!(
+                    through = %format_rfc3339(through),
+                    behind_ms = wall_clock_ms().saturating_sub(through),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "published"
+                );
                 self.published = Some(through);
                 fresh = true;
             }
@@ -923,7 +932,9 @@ impl Publisher<'_> {
                 self.write_reject(rejected);
             }
         }
+        let flushing = Instant::now();
         self.sink.flush(Duration::from_secs(10));
+        tracing::debug!(took_ms = flushing.elapsed().as_millis() as u64, "flushed");
         if let (true, Some(published)) = (self.primary, self.published) {
             shared.published.fetch_max(published + 1, Ordering::SeqCst);
         }
@@ -1113,13 +1124,25 @@ impl Publisher<'_> {
     fn publish(&mut self, outputs: &Outputs, through: Millis) {
         match self.book.as_mut() {
             Some(book) => {
+                let started = Instant::now();
                 let folded = outputs.fold(through);
+                let fold_ms = started.elapsed().as_millis() as u64;
                 let dirty = book.apply(&folded.crynux);
+                let apply_ms = started.elapsed().as_millis() as u64 - fold_ms;
                 self.write_scores(&dirty, through);
                 self.write_triggers(&trigger_table(&folded.triggers), through);
                 if folded.closed {
                     self.write_statements(&closed_statements(outputs, through, self.config));
                 }
+                tracing::debug!(
+                    fold_ms,
+                    apply_ms,
+                    nodes = dirty.len(),
+                    triggers = folded.triggers.len(),
+                    closed = folded.closed,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "changes written"
+                );
             }
             None => {
                 let snapshot = PolicySnapshot::take(outputs, through, self.config);

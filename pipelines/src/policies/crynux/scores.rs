@@ -78,6 +78,8 @@ struct Entry {
     tasks: (i64, i64),
     vram: Option<u64>,
     own: Option<OwnParts>,
+    /// Where `own` is in [`ScoreBook::dense`], while the book's order is not stale.
+    at: usize,
 }
 
 /// The fields of a node's row that its own parts are made from.
@@ -93,9 +95,9 @@ type Hasher = foldhash::fast::FixedState;
 #[derive(Default)]
 pub struct ScoreBook {
     nodes: HashMap<Id, Entry, Hasher>,
-    /// The active nodes in node order, for the total weight (a float sum depends on its
-    /// order); rebuilt when a node joined or left them.
-    order: Vec<Id>,
+    /// The active nodes' parts in node order, side by side for the total weight's pass (a
+    /// float sum depends on its order); rebuilt when a node joined or left them.
+    dense: Vec<OwnParts>,
     order_stale: bool,
     node_score: Maximum,
     vram: Maximum,
@@ -177,13 +179,17 @@ impl ScoreBook {
                 Some(r) if r.active => Some(OwnParts::of(&r.row, entry.tasks, entry.vram)),
                 _ => None,
             };
+            let was_active = entry.own.is_some();
             if let Some(old) = entry.own.take() {
                 self.node_score.remove(old.node_score.map(Maximum::key));
                 self.vram.remove(old.vram);
                 self.stake.remove(old.stake.map(Maximum::key));
                 self.timeout_s.remove(old.timeout_s);
             }
-            self.order_stale |= entry.own.is_some() != own.is_some();
+            self.order_stale |= was_active != own.is_some();
+            if let (Some(new), false) = (&own, self.order_stale) {
+                self.dense[entry.at] = new.clone();
+            }
             if let Some(new) = &own {
                 self.node_score.add(new.node_score.map(Maximum::key));
                 self.vram.add(new.vram);
@@ -213,19 +219,23 @@ impl ScoreBook {
     /// The active nodes' parts in node order.
     fn active(&mut self) -> impl Iterator<Item = &OwnParts> + Clone {
         if self.order_stale {
-            self.order = self
+            let mut active: Vec<(&Id, &mut Entry)> = self
                 .nodes
-                .iter()
+                .iter_mut()
                 .filter(|(_, e)| e.own.is_some())
-                .map(|(id, _)| id.clone())
                 .collect();
-            self.order.sort();
+            active.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            self.dense = active
+                .into_iter()
+                .enumerate()
+                .filter_map(|(at, (_, entry))| {
+                    entry.at = at;
+                    entry.own.clone()
+                })
+                .collect();
             self.order_stale = false;
         }
-        let nodes = &self.nodes;
-        self.order
-            .iter()
-            .filter_map(move |id| nodes.get(id).and_then(|e| e.own.as_ref()))
+        self.dense.iter()
     }
 
     /// The maxima over the active nodes (0 when none has the figure, as the table's).
