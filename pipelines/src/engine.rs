@@ -42,6 +42,7 @@ use crate::policies::swap::dataflow::{build as build_swap, inputs as swap_inputs
 use crate::policies::swap::state::SwapOut;
 use crate::policies::swap::tables::SwapParts;
 use crate::time::{slot, Millis};
+use crate::triggers::TriggerRow;
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
 /// or aggregates such as (count, sum) kept as differences), one shard per worker of the
@@ -403,34 +404,31 @@ impl Outputs {
     /// returns what a publication writes of it: the crynux captures' changes, the trigger rows
     /// added, and whether a period closed (a statement row or a swap period's income came).
     pub fn fold(&self, upto: Millis) -> Folded {
-        let added = |diff: isize| diff > 0;
-        let mut triggers = Vec::new();
+        // Only crynux's changes are needed whole; of the others, the trigger rows (consolidated
+        // here, few) and whether a period closed, read as the updates are folded in.
+        let mut triggers: HashTable<Hashed<TriggerRow, isize>> = HashTable::new();
+        let mut trigger =
+            |t: &TriggerRow, diff: isize| add(&mut triggers, Hashed::new(t.clone(), diff));
         let mut closed = false;
         let node_out = self.node_out.fold(upto);
         for (out, diff) in &node_out {
-            if let (NodeOut::Trigger(t), true) = (out, added(*diff)) {
-                triggers.push(t.clone());
+            if let NodeOut::Trigger(t) = out {
+                trigger(t, *diff);
             }
         }
-        for (out, diff) in self.sla.fold(upto) {
-            match (out, added(diff)) {
-                (SlaOut::Trigger(t), true) => triggers.push(t),
-                (SlaOut::Statement(_), true) => closed = true,
-                _ => {}
-            }
-        }
-        for (out, diff) in self.swap.fold(upto) {
-            match (out, added(diff)) {
-                (SwapOut::Trigger(t), true) => triggers.push(t),
-                (SwapOut::Income(_), true) => closed = true,
-                _ => {}
-            }
-        }
-        closed |= self
-            .icp
-            .fold(upto)
-            .iter()
-            .any(|(out, diff)| matches!(out, IcpOut::Statement(_)) && added(*diff));
+        self.sla.fold_with(upto, |u| match &u.data {
+            SlaOut::Trigger(t) => trigger(t, u.diff),
+            SlaOut::Statement(_) => closed |= u.diff > 0,
+            _ => {}
+        });
+        self.swap.fold_with(upto, |u| match &u.data {
+            SwapOut::Trigger(t) => trigger(t, u.diff),
+            SwapOut::Income(_) => closed |= u.diff > 0,
+            _ => {}
+        });
+        self.icp.fold_with(upto, |u| {
+            closed |= matches!(u.data, IcpOut::Statement(_)) && u.diff > 0;
+        });
         let crynux = CrynuxChanges {
             node_out,
             tasks: self.tasks.fold(upto),
@@ -439,6 +437,11 @@ impl Outputs {
         self.pay.compact(upto);
         self.relay.compact(upto);
         self.gpu_latest.compact(upto);
+        let mut triggers: Vec<TriggerRow> = triggers
+            .into_iter()
+            .filter(|e| e.diff > 0)
+            .map(|e| e.data)
+            .collect();
         triggers.sort();
         Folded {
             crynux,
@@ -465,7 +468,7 @@ impl Outputs {
 pub struct Folded {
     pub crynux: CrynuxChanges,
     /// Trigger rows added (every policy's), in order.
-    pub triggers: Vec<crate::triggers::TriggerRow>,
+    pub triggers: Vec<TriggerRow>,
     /// A statement period closed: the statements are read again.
     pub closed: bool,
 }

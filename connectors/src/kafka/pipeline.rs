@@ -28,7 +28,7 @@ use meritflow_pipelines::events::decode;
 use meritflow_pipelines::flood::FloodGuard;
 use meritflow_pipelines::id::Id;
 use meritflow_pipelines::policies::crynux::scores::{
-    fingerprint, network_json, node_json, ScoreBook, NETWORK_KEY,
+    fingerprint, network_json, node_row, ScoreBook, NETWORK_KEY,
 };
 use meritflow_pipelines::snapshot::{closed_statements, LatestTables, PolicySnapshot};
 use meritflow_pipelines::statement::{statement_table, StatementRow};
@@ -1185,12 +1185,10 @@ impl Publisher<'_> {
             if !self.refresh && self.scores.get(node) == Some(&digest) {
                 continue;
             }
-            let mut object = node_json(node, own);
-            object.insert("as_of".into(), as_of.clone().into());
             self.sink.send(&Record {
                 topic: topic.clone(),
                 key: node.as_bytes().to_vec(),
-                payload: Some(serde_json::to_vec(&object).expect("JSON object")),
+                payload: Some(node_row(node, own, &as_of)),
             });
             self.scores.insert(node.clone(), digest);
         }

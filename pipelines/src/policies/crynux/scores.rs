@@ -281,10 +281,6 @@ fn opt_float(v: Option<f64>) -> Value {
     v.map_or(Value::Null, float)
 }
 
-fn opt_int(v: Option<u64>) -> Value {
-    v.map_or(Value::Null, Value::from)
-}
-
 /// A digest of a node's own parts: a publication writes the node's row only when it changed.
 pub fn fingerprint(own: &OwnParts) -> u64 {
     let float = |v: Option<f64>| v.map(f64::to_bits);
@@ -300,20 +296,39 @@ pub fn fingerprint(own: &OwnParts) -> u64 {
     ))
 }
 
-/// A node's row on the scores topic (without `as_of`, which the publication adds).
-pub fn node_json(node: &Id, own: &OwnParts) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("row".into(), "node".into());
-    m.insert("node".into(), Value::String(node.to_string()));
-    m.insert("tasks".into(), own.tasks.into());
-    m.insert("node_score".into(), opt_float(own.node_score));
-    m.insert("vram_bytes".into(), opt_int(own.vram));
-    m.insert("timeout_s".into(), opt_int(own.timeout_s));
-    m.insert("stake".into(), opt_float(own.stake));
-    m.insert("health".into(), float(own.health));
-    m.insert("health_at".into(), format_rfc3339(own.health_ts).into());
-    m.insert("excluded".into(), own.excluded.into());
-    m
+/// A node's row on the scores topic, as written.
+#[derive(serde::Serialize)]
+struct NodeRowOut<'a> {
+    row: &'static str,
+    node: &'a str,
+    tasks: i64,
+    node_score: Option<f64>,
+    vram_bytes: Option<u64>,
+    timeout_s: Option<u64>,
+    stake: Option<f64>,
+    health: f64,
+    health_at: String,
+    excluded: bool,
+    as_of: &'a str,
+}
+
+/// A node's row on the scores topic, published at `as_of` (RFC 3339), as JSON bytes: written
+/// straight from the parts, since a publication writes one per changed node.
+pub fn node_row(node: &Id, own: &OwnParts, as_of: &str) -> Vec<u8> {
+    serde_json::to_vec(&NodeRowOut {
+        row: "node",
+        node,
+        tasks: own.tasks,
+        node_score: own.node_score,
+        vram_bytes: own.vram,
+        timeout_s: own.timeout_s,
+        stake: own.stake,
+        health: own.health,
+        health_at: format_rfc3339(own.health_ts),
+        excluded: own.excluded,
+        as_of,
+    })
+    .expect("a node row serialises")
 }
 
 /// The network's row on the scores topic, with the settings a reader needs to finish the
