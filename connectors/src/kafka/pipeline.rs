@@ -342,6 +342,32 @@ fn owner(id: PartitionId, workers: usize) -> usize {
     (id.topic as usize * 31 + id.partition as usize) % workers
 }
 
+/// The ingest thread's line to the drain checker: quiet partitions out, the broker's answers
+/// back, each with the moment it was asked.
+struct Asked {
+    ask: SyncSender<(Vec<PartitionId>, u64)>,
+    answers: Receiver<(Vec<(PartitionId, bool)>, u64)>,
+}
+
+impl Asked {
+    /// Starts the drain checker on `scope`: each answer is a round trip per partition (up to
+    /// 2 s when the broker is away), and reading the partitions that are not quiet must not
+    /// wait for it. It ends when this is dropped.
+    fn start<'s>(scope: &'s std::thread::Scope<'s, '_>, source: &'s Source) -> Asked {
+        let (ask, questions) = mpsc::sync_channel::<(Vec<PartitionId>, u64)>(0);
+        let (tell, answers) = mpsc::channel();
+        scope.spawn(move || {
+            for (quiet, asked_at) in questions {
+                let answer = (source.drained(&quiet, Duration::from_secs(2)), asked_at);
+                if tell.send(answer).is_err() {
+                    return;
+                }
+            }
+        });
+        Asked { ask, answers }
+    }
+}
+
 /// Polls in batches and hands each message to the worker that owns its partition; after each
 /// batch, moves the completed slot on from the watermarks.
 fn ingest(
@@ -353,140 +379,97 @@ fn ingest(
     idle_timeout: Duration,
     checkpoint_every: Duration,
 ) {
-    // The broker is asked whether quiet partitions are drained on a thread of its own: each
-    // answer is a round trip per partition (up to 2 s when the broker is away), and reading the
-    // partitions that are not quiet must not wait for it.
-    let (ask, questions) = mpsc::sync_channel::<(Vec<PartitionId>, u64)>(0);
-    let (tell, answers) = mpsc::channel::<(Vec<(PartitionId, bool)>, u64)>();
     std::thread::scope(|scope| {
-        scope.spawn(move || {
-            for (quiet, asked_at) in questions {
-                if tell
-                    .send((source.drained(&quiet, Duration::from_secs(2)), asked_at))
-                    .is_err()
-                {
-                    return;
-                }
+        let asked = Asked::start(scope, source);
+        let mut last_cut_asked = Instant::now();
+        let mut read: HashMap<PartitionId, i64> = HashMap::new();
+        let workers = senders.len();
+        let mut polled = Vec::with_capacity(batch);
+        let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
+        let mut last_drain_check = Instant::now();
+        let mut drained_since: Option<Instant> = None;
+        let mut was_all_idle = false;
+        while !stop.load(Ordering::SeqCst) && !shared.stopping.load(Ordering::SeqCst) {
+            source.poll_batch(batch, Duration::from_millis(50), &mut polled);
+            polled.retain(|m| first_delivery(m, &mut read, &shared.skips));
+            let polled_any = !polled.is_empty();
+            let now = shared.now();
+            if polled_any && was_all_idle {
+                shared.marks.lock().expect("watermark lock").wake_all(now);
             }
-        });
-        let asked = Asked { ask, answers };
-        read_partitions(
-            source,
-            senders,
-            shared,
-            stop,
-            batch,
-            idle_timeout,
-            checkpoint_every,
-            asked,
-        );
-    });
-}
-
-/// The ingest thread's line to the drain checker: quiet partitions out, the broker's answers
-/// back, each with the moment it was asked.
-struct Asked {
-    ask: SyncSender<(Vec<PartitionId>, u64)>,
-    answers: Receiver<(Vec<(PartitionId, bool)>, u64)>,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn read_partitions(
-    source: &Source,
-    senders: Vec<SyncSender<Vec<Message>>>,
-    shared: &Shared,
-    stop: &AtomicBool,
-    batch: usize,
-    idle_timeout: Duration,
-    checkpoint_every: Duration,
-    asked: Asked,
-) {
-    let mut last_cut_asked = Instant::now();
-    let mut read: HashMap<PartitionId, i64> = HashMap::new();
-    let workers = senders.len();
-    let mut polled = Vec::with_capacity(batch);
-    let mut routed: Vec<Vec<Message>> = vec![Vec::new(); workers];
-    let mut last_drain_check = Instant::now();
-    let mut drained_since: Option<Instant> = None;
-    let mut was_all_idle = false;
-    while !stop.load(Ordering::SeqCst) && !shared.stopping.load(Ordering::SeqCst) {
-        source.poll_batch(batch, Duration::from_millis(50), &mut polled);
-        polled.retain(|m| first_delivery(m, &mut read, &shared.skips));
-        let polled_any = !polled.is_empty();
-        let now = shared.now();
-        if polled_any && was_all_idle {
-            shared.marks.lock().expect("watermark lock").wake_all(now);
-        }
-        {
-            let mut marks = shared.marks.lock().expect("watermark lock");
-            for change in source.take_rebalances() {
-                match change {
-                    Rebalanced::Assigned(ids) => {
-                        ids.into_iter().for_each(|id| marks.assigned(id, now))
+            {
+                let mut marks = shared.marks.lock().expect("watermark lock");
+                for change in source.take_rebalances() {
+                    match change {
+                        Rebalanced::Assigned(ids) => {
+                            ids.into_iter().for_each(|id| marks.assigned(id, now))
+                        }
+                        Rebalanced::Revoked(ids) => {
+                            ids.into_iter().for_each(|id| marks.revoked(id))
+                        }
                     }
-                    Rebalanced::Revoked(ids) => ids.into_iter().for_each(|id| marks.revoked(id)),
+                }
+                let mut counts: HashMap<PartitionId, u64> = HashMap::new();
+                for m in &polled {
+                    *counts.entry(m.partition).or_default() += 1;
+                }
+                for (id, count) in counts {
+                    marks.handed_on(id, count, now);
                 }
             }
-            let mut counts: HashMap<PartitionId, u64> = HashMap::new();
-            for m in &polled {
-                *counts.entry(m.partition).or_default() += 1;
+            for m in polled.drain(..) {
+                routed[owner(m.partition, workers)].push(m);
             }
-            for (id, count) in counts {
-                marks.handed_on(id, count, now);
+            for (worker, messages) in routed.iter_mut().enumerate() {
+                if !messages.is_empty() && senders[worker].send(std::mem::take(messages)).is_err() {
+                    return; // the workers are gone (they failed); the run is ending
+                }
             }
-        }
-        for m in polled.drain(..) {
-            routed[owner(m.partition, workers)].push(m);
-        }
-        for (worker, messages) in routed.iter_mut().enumerate() {
-            if !messages.is_empty() && senders[worker].send(std::mem::take(messages)).is_err() {
-                return; // the workers are gone (they failed); the run is ending
+            // Silence excuses a partition only once the broker confirms it has been read to its
+            // end; asked at most every half second, one question at a time.
+            while let Ok((answers, asked_at)) = asked.answers.try_recv() {
+                let mut marks = shared.marks.lock().expect("watermark lock");
+                for (id, drained) in answers {
+                    marks.confirm_drained(id, drained, asked_at);
+                }
             }
-        }
-        // Silence excuses a partition only once the broker confirms it has been read to its
-        // end; asked at most every half second, one question at a time.
-        while let Ok((answers, asked_at)) = asked.answers.try_recv() {
-            let mut marks = shared.marks.lock().expect("watermark lock");
-            for (id, drained) in answers {
-                marks.confirm_drained(id, drained, asked_at);
+            if last_drain_check.elapsed() >= Duration::from_millis(500) {
+                let quiet = shared.marks.lock().expect("watermark lock").quiet(now);
+                if !quiet.is_empty() && asked.ask.try_send((quiet, now)).is_ok() {
+                    last_drain_check = Instant::now();
+                }
             }
-        }
-        if last_drain_check.elapsed() >= Duration::from_millis(500) {
-            let quiet = shared.marks.lock().expect("watermark lock").quiet(now);
-            if !quiet.is_empty() && asked.ask.try_send((quiet, now)).is_ok() {
-                last_drain_check = Instant::now();
+            // The end of a quiet stream: every partition idle over a whole idle timeout. One
+            // confirmation is not enough: after an outage the broker answers before the producers
+            // it also held up have written again.
+            let all_idle = shared.marks.lock().expect("watermark lock").all_idle(now);
+            if !all_idle || polled_any {
+                drained_since = None;
+            } else {
+                drained_since.get_or_insert_with(Instant::now);
             }
-        }
-        // The end of a quiet stream: every partition idle over a whole idle timeout. One
-        // confirmation is not enough: after an outage the broker answers before the producers
-        // it also held up have written again.
-        let all_idle = shared.marks.lock().expect("watermark lock").all_idle(now);
-        if !all_idle || polled_any {
-            drained_since = None;
-        } else {
-            drained_since.get_or_insert_with(Instant::now);
-        }
-        let drained = drained_since.is_some_and(|since| since.elapsed() >= idle_timeout);
-        was_all_idle = all_idle;
-        let complete = shared
-            .marks
-            .lock()
-            .expect("watermark lock")
-            .advance(now, drained);
-        // While a checkpoint is being taken the completed slot stays at its cut.
-        let cut = shared.cut.load(Ordering::SeqCst);
-        if let Some(c) = complete {
-            let target = if cut == 0 { c + 1 } else { (c + 1).min(cut) };
-            shared.target.fetch_max(target, Ordering::SeqCst);
-        }
-        if shared.checkpointing && cut == 0 && last_cut_asked.elapsed() >= checkpoint_every {
-            let target = shared.target.load(Ordering::SeqCst);
-            if target > shared.last_cut.load(Ordering::SeqCst) {
-                last_cut_asked = Instant::now();
-                shared.cut.store(target, Ordering::SeqCst);
+            let drained = drained_since.is_some_and(|since| since.elapsed() >= idle_timeout);
+            was_all_idle = all_idle;
+            let complete = shared
+                .marks
+                .lock()
+                .expect("watermark lock")
+                .advance(now, drained);
+            // While a checkpoint is being taken the completed slot stays at its cut.
+            let cut = shared.cut.load(Ordering::SeqCst);
+            if let Some(c) = complete {
+                let target = if cut == 0 { c + 1 } else { (c + 1).min(cut) };
+                shared.target.fetch_max(target, Ordering::SeqCst);
+            }
+            if shared.checkpointing && cut == 0 && last_cut_asked.elapsed() >= checkpoint_every {
+                let target = shared.target.load(Ordering::SeqCst);
+                if target > shared.last_cut.load(Ordering::SeqCst) {
+                    last_cut_asked = Instant::now();
+                    shared.cut.store(target, Ordering::SeqCst);
+                }
             }
         }
-    }
+    });
 }
 
 /// Whether `m` is new in this run: a broker may deliver again what it delivered already (after
