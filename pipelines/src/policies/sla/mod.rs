@@ -6,7 +6,9 @@ pub mod dataflow;
 pub mod explain;
 pub mod formulas;
 pub mod median;
+pub mod network;
 pub mod reference;
+pub mod standing;
 pub mod state;
 pub mod tables;
 

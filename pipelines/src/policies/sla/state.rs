@@ -1,31 +1,33 @@
-//! What the sla dataflow remembers, and how one moment's inputs change it.
+//! What the sla shards remember, and how one moment's inputs change them.
 //!
-//! Per node: the window's counts (probes, requests, failures, one latency histogram per class)
-//! and, to take expiring events back out, the same counts per slide pane that has events; the
-//! latest rating per user. The network medians are [`RunningMedian`]s updated only for nodes
-//! whose figures changed. Hourly checks keep one bucket of counts per node per `check_every`.
+//! Per node, on the worker its id hashes to: the window's counts (probes, requests, failures,
+//! one latency histogram per class) and, to take expiring events back out, the same counts per
+//! slide pane that has events; the latest rating per user; one bucket of counts per
+//! `check_every` for the hourly checks. What crosses nodes is kept elsewhere, fed with changes:
+//! the network medians and each check's targets ([`super::network`]), the standings
+//! ([`super::standing`]) and the statement.
 //!
 //! Bounded state: a histogram has at most 3,001 buckets per class, so a pane holds at most
 //! that many entries whatever the request rate; the window holds `window / slide` panes.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use differential_dataflow::Hashable;
+use foldhash::{HashMap, HashMapExt};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::config::SlaConfig;
 use super::formulas::{
-    medians_of, next_level, rating_ranks, scores, targets, CheckCounts, Counts, Figures, Level,
-    Medians, Scores, Targets, HIGH, NORMAL,
+    rating_ranks, scores, Counts, Figures, Level, Medians, Scores, Targets, HIGH, NORMAL,
 };
-use super::median::RunningMedian;
+use super::standing::Standing;
 use crate::events::{Body, Event, Priority};
 use crate::float::F64;
 use crate::id::Id;
 use crate::moments::MomentState;
-use crate::statement::{is_period_end, next_period_end, period_ending, Period, StatementRow};
+use crate::statement::{is_period_end, next_period_end, Period, StatementRow};
 use crate::time::{slot, Millis};
 use crate::triggers::{Cause, Rule, TriggerEdges, TriggerRow};
 
@@ -176,6 +178,57 @@ pub enum SlaOut {
     Statement(StatementRow),
 }
 
+/// What the sla stages tell each other: the shards ([`SlaShard`]) tell the network stage, the
+/// standings and the statement stage what changed of the figures they need, never the whole
+/// fleet (but at a period's close); the network stage sends each check's targets back.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SlaNote {
+    /// A node became active or inactive; ordered as its registry events were.
+    Activity {
+        ts: Millis,
+        seq: u64,
+        node: Id,
+        active: bool,
+    },
+    /// A shown node's figures entered (true) or left (false) the network medians.
+    Median(Figures, bool),
+    /// A check's figures of an active node with data in its window, for the check's medians.
+    CheckMedian(Figures),
+    /// The same, for the node's standing.
+    Checked(Id, Figures),
+    /// A check's network targets, for the standings of the worker numbered first.
+    CheckTargets(u64, TargetsRow),
+    /// A shown node's figures at a period's close.
+    Closing(Id, Figures),
+    /// A node's raised level at a period's close.
+    Level(Id, Level),
+    /// A shard's first moment.
+    First,
+}
+
+impl SlaNote {
+    /// The worker a note goes to: a node's own (as its inputs), or worker 0 for the stages
+    /// over the whole network.
+    pub fn route(&self) -> u64 {
+        match self {
+            SlaNote::Activity { node, .. } | SlaNote::Checked(node, _) => node.hashed(),
+            SlaNote::CheckTargets(worker, _) => *worker,
+            SlaNote::Median(..)
+            | SlaNote::CheckMedian(_)
+            | SlaNote::Closing(..)
+            | SlaNote::Level(..)
+            | SlaNote::First => 0,
+        }
+    }
+}
+
+/// What an sla stage puts out: rows shown, or notes for the next stages.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum SlaFlow {
+    Out(SlaOut),
+    Note(SlaNote),
+}
+
 /// A node's counts over the window, per pane to take them back out, and its ratings.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct NodeWindow {
@@ -196,118 +249,6 @@ impl NodeWindow {
     }
 }
 
-/// The network medians, kept up to date value by value.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
-struct NetworkMedians {
-    uptime: RunningMedian,
-    p95: [RunningMedian; 2],
-    error: [RunningMedian; 2],
-}
-
-impl NetworkMedians {
-    fn update(&mut self, figures: &Figures, insert: bool) {
-        let v = figures.median_values();
-        let [p95_high, p95_normal] = &mut self.p95;
-        let [error_high, error_normal] = &mut self.error;
-        let pairs = [
-            (&mut self.uptime, v.uptime),
-            (p95_high, v.p95[HIGH]),
-            (p95_normal, v.p95[NORMAL]),
-            (error_high, v.error[HIGH]),
-            (error_normal, v.error[NORMAL]),
-        ];
-        for (median, value) in pairs {
-            if let Some(value) = value {
-                if insert {
-                    median.insert(value)
-                } else {
-                    median.remove(value)
-                }
-            }
-        }
-    }
-
-    fn medians(&self) -> Medians {
-        Medians {
-            uptime: self.uptime.median(),
-            p95: [HIGH, NORMAL].map(|c| self.p95[c].median()),
-            error: [HIGH, NORMAL].map(|c| self.error[c].median()),
-        }
-    }
-}
-
-/// A node's check history as the level rule needs it, exact as of check `through`.
-///
-/// A node with no data in a check's window cannot breach (it adds nothing to the medians and
-/// every score it would be judged on is NULL), so while it is active (`accruing`) and idle each
-/// later check is a clean one. Those checks are not made node by node: the counts are caught
-/// up in closed form when the node is next touched, checked with data, or read. A clean check
-/// changes the level only at every `recover_after`-th consecutive one, and that check is
-/// always scheduled ([`Standing::next_wake`]), so a catch-up never crosses a level change.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Standing {
-    level: Level,
-    since: Option<Millis>,
-    /// Times of the breaching checks inside the lookback.
-    breaches: VecDeque<Millis>,
-    consecutive_breaches: u32,
-    consecutive_clean: u32,
-    /// The last check the node took part in (None: not checked yet).
-    checked: Option<Millis>,
-    /// Every check at or before this is counted.
-    through: Millis,
-    /// Active: each check after `through` counts (clean unless the node is touched).
-    accruing: bool,
-}
-
-impl Standing {
-    /// Counts the clean checks after `through` up to `upto`, a check time (none while the node
-    /// is not active).
-    fn catch_up(&mut self, upto: Millis, cfg: &SlaConfig) {
-        if !self.accruing || upto <= self.through {
-            return;
-        }
-        let every = cfg.check_every.millis();
-        self.consecutive_clean += ((upto - self.through) / every) as u32;
-        self.consecutive_breaches = 0;
-        self.checked = Some(upto);
-        self.through = upto;
-        self.forget_breaches_before(upto, cfg);
-    }
-
-    fn forget_breaches_before(&mut self, c: Millis, cfg: &SlaConfig) {
-        let lookback = cfg.lookback.millis();
-        while self.breaches.front().is_some_and(|b| *b + lookback <= c) {
-            self.breaches.pop_front();
-        }
-    }
-
-    /// The check at which clean checks alone would next change the level, if any.
-    fn next_wake(&self, cfg: &SlaConfig) -> Option<Millis> {
-        if !self.accruing || self.level == Level::None {
-            return None;
-        }
-        let left = cfg.recover_after - self.consecutive_clean % cfg.recover_after;
-        Some(self.through + left as Millis * cfg.check_every.millis())
-    }
-
-    /// The `sla_levels` row of `node` as of `as_of` (None before its first check).
-    pub fn at(&self, node: &Id, as_of: Millis, cfg: &SlaConfig) -> Option<LevelRow> {
-        let every = cfg.check_every.millis();
-        let mut now = self.clone();
-        now.catch_up(as_of / every * every, cfg);
-        Some(LevelRow {
-            node: node.clone(),
-            level: now.level,
-            since: now.since,
-            breaches_lookback: now.breaches.len() as u32,
-            consecutive_breaches: now.consecutive_breaches,
-            consecutive_clean: now.consecutive_clean,
-            checked: now.checked?,
-        })
-    }
-}
-
 /// A GPU's fault state: its last ECC double-bit total and whether its latest sample is faulty.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct GpuFault {
@@ -315,8 +256,11 @@ struct GpuFault {
     faulty: bool,
 }
 
+/// One worker's share of the sla nodes (those whose id hashes to it): their registry, window
+/// counts, ratings, check buckets and GPU faults. It shows its nodes' figures and GPU fault
+/// triggers, and sends the other stages the changes they need ([`SlaNote`]).
 #[derive(serde::Serialize, serde::Deserialize)]
-pub struct SlaState {
+pub struct SlaShard {
     cfg: SlaConfig,
     period: Period,
     /// Registry: true while the node's last registry event is `node_registered`.
@@ -330,23 +274,25 @@ pub struct SlaState {
     gpus: HashMap<(Id, Id), GpuFault>,
     faulty_gpus: HashMap<Id, u32>,
     edges: TriggerEdges,
-    medians: NetworkMedians,
     shown: HashMap<Id, Figures>,
-    shown_targets: Option<TargetsRow>,
-    standings: HashMap<Id, Standing>,
-    /// (check, node): the checks at which idle nodes' levels change.
-    wakes: BTreeSet<(Millis, Id)>,
     dirty: BTreeSet<Id>,
-    /// The first and the last processed moment.
-    first: Option<Millis>,
+    /// The last processed moment.
     last: Option<Millis>,
 }
 
-type Rows = Vec<(SlaOut, isize)>;
+type Rows = Vec<(SlaFlow, isize)>;
 
-impl SlaState {
-    pub fn new(cfg: &SlaConfig, period: Period) -> SlaState {
-        SlaState {
+fn out(row: SlaOut, diff: isize) -> (SlaFlow, isize) {
+    (SlaFlow::Out(row), diff)
+}
+
+fn note(note: SlaNote) -> (SlaFlow, isize) {
+    (SlaFlow::Note(note), 1)
+}
+
+impl SlaShard {
+    pub fn new(cfg: &SlaConfig, period: Period) -> SlaShard {
+        SlaShard {
             cfg: cfg.clone(),
             period,
             active: HashMap::new(),
@@ -358,13 +304,8 @@ impl SlaState {
             gpus: HashMap::new(),
             faulty_gpus: HashMap::new(),
             edges: TriggerEdges::default(),
-            medians: NetworkMedians::default(),
             shown: HashMap::new(),
-            shown_targets: None,
-            standings: HashMap::new(),
-            wakes: BTreeSet::new(),
             dirty: BTreeSet::new(),
-            first: None,
             last: None,
         }
     }
@@ -392,13 +333,15 @@ impl SlaState {
     }
 
     /// Processes moment `t` (after every earlier one): its inputs in (ts, seq) order, what
-    /// expires, the changed nodes' figures and the targets, then the check and the statement
-    /// that fall on `t`. Returns the changes of the shown rows.
+    /// expires, the changed nodes' figures, then the check figures and the period's close that
+    /// fall on `t`. Returns the changes of the shown rows and the notes for the other stages.
     pub fn process(&mut self, t: Millis, mut inputs: Vec<SlaInput>) -> Rows {
         debug_assert!(self.last.is_none_or(|l| l < t), "moments in order");
-        self.last = Some(t);
-        self.first.get_or_insert(t);
         let mut rows = Rows::new();
+        if self.last.is_none() {
+            rows.push(note(SlaNote::First));
+        }
+        self.last = Some(t);
         inputs.sort();
         for input in inputs {
             self.apply(t, input, &mut rows);
@@ -416,11 +359,11 @@ impl SlaState {
         if t % self.cfg.check_every.millis() == 0 {
             self.check(t, &mut rows);
         }
-        if self.is_period_end(t) {
+        if is_period_end(t, self.period) {
             rows.extend(
-                self.statement(t)
-                    .into_iter()
-                    .map(|r| (SlaOut::Statement(r), 1)),
+                self.shown
+                    .iter()
+                    .map(|(node, f)| note(SlaNote::Closing(node.clone(), *f))),
             );
         }
         rows
@@ -434,7 +377,12 @@ impl SlaState {
                 let before = self.active.insert(node.clone(), now).unwrap_or(false);
                 self.active_count = self.active_count + now as usize - before as usize;
                 if now != before {
-                    self.activity_changed(t, &node, now, rows);
+                    rows.push(note(SlaNote::Activity {
+                        ts: input.ts,
+                        seq: input.seq,
+                        node: node.clone(),
+                        active: now,
+                    }));
                 }
             }
             SlaEvent::Probe { ok } => self.count(t, &node, |c| c.probe(ok)),
@@ -545,7 +493,7 @@ impl SlaState {
         };
         if level.is_some() || raised {
             let edges = self.edges.set(node, GPU_FAULT, level, ts, cause);
-            rows.extend(edges.into_iter().map(|e| (SlaOut::Trigger(e), 1)));
+            rows.extend(edges.into_iter().map(|e| out(SlaOut::Trigger(e), 1)));
         }
     }
 
@@ -580,7 +528,8 @@ impl SlaState {
         }
     }
 
-    /// Brings the changed nodes' rows and the medians up to date, then the targets.
+    /// Brings the changed nodes' rows up to date, and tells the network stage how their
+    /// figures moved.
     fn refresh(&mut self, rows: &mut Rows) {
         for node in std::mem::take(&mut self.dirty) {
             let figures = if self.is_active(&node) {
@@ -601,79 +550,25 @@ impl SlaState {
                 continue;
             }
             if let Some(old) = old {
-                self.medians.update(&old, false);
-                rows.push((SlaOut::Node(node.clone(), old), -1));
+                rows.push(note(SlaNote::Median(old, false)));
+                rows.push(out(SlaOut::Node(node.clone(), old), -1));
                 self.shown.remove(&node);
             }
             if let Some(new) = figures {
-                self.medians.update(&new, true);
-                rows.push((SlaOut::Node(node.clone(), new), 1));
+                rows.push(note(SlaNote::Median(new, true)));
+                rows.push(out(SlaOut::Node(node.clone(), new), 1));
                 self.shown.insert(node, new);
             }
         }
-        let now = TargetsRow::from(&self.medians.medians());
-        if self.shown_targets.as_ref() != Some(&now) {
-            if let Some(old) = self.shown_targets.take() {
-                rows.push((SlaOut::Targets(old), -1));
-            }
-            rows.push((SlaOut::Targets(now.clone()), 1));
-            self.shown_targets = Some(now);
-        }
     }
 
-    pub fn targets(&self) -> Targets {
-        targets(&self.medians.medians(), &self.cfg)
-    }
-
-    /// The node became active or inactive at moment `t`: the checks before `t` counted while
-    /// it was active, the check at `t` (if any) counts only if it is active now.
-    fn activity_changed(&mut self, t: Millis, node: &Id, active: bool, rows: &mut Rows) {
-        let every = self.cfg.check_every.millis();
-        let before_t = t.saturating_sub(1) / every * every;
-        self.update_standing(node, rows, |s, cfg| {
-            if active {
-                s.through = before_t;
-            } else {
-                s.catch_up(before_t, cfg);
-            }
-            s.accruing = active;
-        });
-    }
-
-    /// Changes the node's standing with `change`, then reschedules its wake and shows the row.
-    fn update_standing(
-        &mut self,
-        node: &Id,
-        rows: &mut Rows,
-        change: impl FnOnce(&mut Standing, &SlaConfig),
-    ) {
-        let old = self.standings.get(node).cloned();
-        let standing = self.standings.entry(node.clone()).or_default();
-        change(standing, &self.cfg);
-        if old.as_ref() == Some(standing) {
-            return;
-        }
-        let new = standing.clone();
-        if let Some(wake) = old.as_ref().and_then(|o| o.next_wake(&self.cfg)) {
-            self.wakes.remove(&(wake, node.clone()));
-        }
-        if let Some(wake) = new.next_wake(&self.cfg) {
-            self.wakes.insert((wake, node.clone()));
-        }
-        if let Some(old) = old {
-            rows.push((SlaOut::Standing(node.clone(), old), -1));
-        }
-        rows.push((SlaOut::Standing(node.clone(), new), 1));
-    }
-
-    /// The hourly check at `c` (rule 8) of the active nodes with data in its window and of
-    /// those whose level it changes; every other active node's clean check is counted when it
-    /// is next touched or read (see [`Standing`]).
+    /// The hourly check at `c` (rule 8): each active node with data in the check window sends
+    /// its figures over that window to the network stage (for the check's medians) and to its
+    /// standing (to be judged against them).
     fn check(&mut self, c: Millis, rows: &mut Rows) {
         if self.active_count == 0 {
             return;
         }
-        let every = self.cfg.check_every.millis();
         let from = c - self.cfg.check_window.millis();
         let mut counts: HashMap<Id, Counts> = HashMap::new();
         for (_, bucket) in self.hours.range(from + 1..=c) {
@@ -683,65 +578,11 @@ impl SlaState {
                 }
             }
         }
-        let figures: Vec<(Id, Figures)> = counts
-            .into_iter()
-            .map(|(node, counts)| (node, Figures::of(&counts, 0, 0)))
-            .collect();
-        let hour_targets = targets(&medians_of(figures.iter().map(|(_, f)| f)), &self.cfg);
-        let mut due: Vec<(Id, bool)> = figures
-            .iter()
-            .map(|(node, f)| {
-                let breach = scores(f, &hour_targets, 0.5, &self.cfg).breaches();
-                (node.clone(), breach)
-            })
-            .collect();
-        let with_data: HashSet<Id> = figures.into_iter().map(|(node, _)| node).collect();
-        while let Some((at, node)) = self.wakes.first().cloned() {
-            if at > c {
-                break;
-            }
-            self.wakes.pop_first();
-            if self.is_active(&node) && !with_data.contains(&node) {
-                due.push((node, false));
-            }
+        for (node, counts) in counts {
+            let figures = Figures::of(&counts, 0, 0);
+            rows.push(note(SlaNote::CheckMedian(figures)));
+            rows.push(note(SlaNote::Checked(node, figures)));
         }
-        for (node, breach) in due {
-            let mut edge = None;
-            self.update_standing(&node, rows, |standing, cfg| {
-                standing.catch_up(c - every, cfg);
-                let (old, new, cause) = record_check(standing, c, breach, cfg);
-                if new != old {
-                    edge = Some(((new != Level::None).then(|| new.name()), cause));
-                }
-            });
-            if let Some((level, cause)) = edge {
-                let cause = Cause {
-                    value: cause.0,
-                    threshold: cause.1,
-                };
-                let edges = self.edges.set(&node, BREACH, level.as_deref(), c, cause);
-                rows.extend(edges.into_iter().map(|e| (SlaOut::Trigger(e), 1)));
-            }
-        }
-    }
-
-    /// Whether a period ends at `t` after the first input: a period that ends at the very
-    /// moment of the first input saw none of it, and has no statement.
-    fn is_period_end(&self, t: Millis) -> bool {
-        self.first.is_some_and(|f| f < t) && is_period_end(t, self.period)
-    }
-
-    /// The statement of the period ending at `end`: each active node's reward factor.
-    fn statement(&self, end: Millis) -> Vec<StatementRow> {
-        let name = period_ending(end, self.period);
-        let nodes = self.shown.iter().map(|(n, f)| (n.clone(), *f));
-        let levels = |node: &Id| {
-            self.standings
-                .get(node)
-                .map(|s| s.level)
-                .unwrap_or_default()
-        };
-        statement_rows(&name, nodes, &self.targets(), levels, &self.cfg)
     }
 
     /// Entries kept for `node`: panes, histogram entries over its panes and the window, ratings.
@@ -756,7 +597,7 @@ impl SlaState {
     }
 }
 
-impl MomentState<SlaInput, SlaOut> for SlaState {
+impl MomentState<SlaInput, SlaFlow> for SlaShard {
     fn next_time(&self) -> Option<Millis> {
         self.next_moment()
     }
@@ -772,39 +613,6 @@ pub struct Footprint {
     pub panes: usize,
     pub hist_entries: usize,
     pub ratings: usize,
-}
-
-/// Records a check at `c` in `standing`: the breach list over the lookback, the consecutive
-/// counts and the level. Returns (old level, new level, cause of the change).
-fn record_check(
-    standing: &mut Standing,
-    c: Millis,
-    breach: bool,
-    cfg: &SlaConfig,
-) -> (Level, Level, (f64, f64)) {
-    standing.forget_breaches_before(c, cfg);
-    standing.checked = Some(c);
-    standing.through = c;
-    if breach {
-        standing.breaches.push_back(c);
-        standing.consecutive_breaches += 1;
-        standing.consecutive_clean = 0;
-    } else {
-        standing.consecutive_clean += 1;
-        standing.consecutive_breaches = 0;
-    }
-    let counts = CheckCounts {
-        breaches_lookback: standing.breaches.len() as u32,
-        consecutive_breaches: standing.consecutive_breaches,
-        consecutive_clean: standing.consecutive_clean,
-    };
-    let old = standing.level;
-    let (new, cause) = next_level(old, breach, &counts, cfg);
-    if new != old {
-        standing.level = new;
-        standing.since = Some(c);
-    }
-    (old, new, cause)
 }
 
 /// Every node's scores at one moment: ranks computed over the given nodes.
@@ -887,7 +695,7 @@ mod tests {
     #[test]
     fn a_later_rating_of_the_same_user_replaces_the_earlier() {
         let cfg = SlaConfig::default();
-        let mut s = SlaState::new(&cfg, Period::Month);
+        let mut s = SlaShard::new(&cfg, Period::Month);
         let rate = |stars| SlaEvent::Rating {
             user: "u".into(),
             stars,
@@ -910,7 +718,7 @@ mod tests {
         let shown: Vec<&Figures> = rows
             .iter()
             .filter_map(|(r, d)| match r {
-                SlaOut::Node(_, f) if *d > 0 => Some(f),
+                SlaFlow::Out(SlaOut::Node(_, f)) if *d > 0 => Some(f),
                 _ => None,
             })
             .collect();
@@ -923,7 +731,7 @@ mod tests {
         // 1M requests in one hour (60 panes): every pane's histogram has at most as many
         // entries as there are distinct buckets, however many requests land in it.
         let cfg = SlaConfig::default();
-        let mut s = SlaState::new(&cfg, Period::Month);
+        let mut s = SlaShard::new(&cfg, Period::Month);
         s.process(60_000, vec![input(1, 0, "n", SlaEvent::Registered)]);
         let mut seq = 1;
         for minute in 2..62u64 {
