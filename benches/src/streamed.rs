@@ -158,11 +158,12 @@ pub fn run(config: &Config, spec: &MixedSpec, workers: usize) -> anyhow::Result<
                 }
                 session.step();
                 fed += batch.ends.len() as u64;
-                if session.index() == 0 && fed % (64 * BATCH_LINES as u64) == 0 {
-                    // Fold what is complete, as a long-running `meritflow run` does.
+                if fed % (64 * BATCH_LINES as u64) == 0 {
+                    // Fold what is complete, as a long-running `meritflow run` does: each
+                    // worker its own shard of the captures.
                     let outputs = session.outputs();
                     if let Some(done) = outputs.complete_through() {
-                        outputs.compact(done);
+                        outputs.compact_shard(session.shard(), done);
                     }
                 }
             }

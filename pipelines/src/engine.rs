@@ -139,22 +139,27 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 
     fn fold_with(&self, upto: Millis, mut folded: impl FnMut(&Hashed<D, R>)) {
-        for shard in &self.shards {
-            let mut inner = shard.lock().expect("capture lock");
-            let inner = &mut *inner;
-            let held = inner.pending.len().max(4096);
-            for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
-                folded(&update);
-                add(&mut inner.base, update);
-            }
-            // A burst (every node's first rows at the registrations) leaves the Vec at its
-            // high-water mark: give back what is far beyond what this cycle held, so the tables
-            // growing later can use it, and keep enough that the next cycles do not grow it again.
-            if inner.pending.capacity() > 4 * held {
-                inner.pending.shrink_to(2 * held);
-            }
-            inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
+        for shard in 0..self.shards.len() {
+            self.fold_shard(shard, upto, &mut folded);
         }
+    }
+
+    /// [`Captured::fold_with`] of one shard.
+    fn fold_shard(&self, shard: usize, upto: Millis, mut folded: impl FnMut(&Hashed<D, R>)) {
+        let mut inner = self.shards[shard].lock().expect("capture lock");
+        let inner = &mut *inner;
+        let held = inner.pending.len().max(4096);
+        for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
+            folded(&update);
+            add(&mut inner.base, update);
+        }
+        // A burst (every node's first rows at the registrations) leaves the Vec at its
+        // high-water mark: give back what is far beyond what this cycle held, so the tables
+        // growing later can use it, and keep enough that the next cycles do not grow it again.
+        if inner.pending.capacity() > 4 * held {
+            inner.pending.shrink_to(2 * held);
+        }
+        inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
     }
 
     /// How many records the consolidated base holds and how many updates wait to be folded,
@@ -191,6 +196,23 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
         let mut out: Vec<(D, R)> = totals.into_iter().map(|e| (e.data, e.diff)).collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+/// What every capture can do whatever its record type, so [`Outputs`] can go over all of them.
+trait Compact {
+    /// Folds shard `shard`'s updates up to `upto` into its base.
+    fn compact_shard(&self, shard: usize, upto: Millis);
+    fn shards(&self) -> usize;
+}
+
+impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Compact for Captured<D, R> {
+    fn compact_shard(&self, shard: usize, upto: Millis) {
+        self.fold_shard(shard, upto, |_| {});
+    }
+
+    fn shards(&self) -> usize {
+        self.shards.len()
     }
 }
 
@@ -450,17 +472,35 @@ impl Outputs {
         }
     }
 
+    /// [`Outputs::compact`] of one worker's shard only: each worker can fold what it captured
+    /// itself, in parallel with the others, instead of one thread folding them all.
+    pub fn compact_shard(&self, worker: usize, upto: Millis) {
+        for capture in self.captures() {
+            capture.compact_shard(worker, upto);
+        }
+    }
+
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
     pub fn compact(&self, upto: Millis) {
-        self.node_out.compact(upto);
-        self.tasks.compact(upto);
-        self.gpu_vram.compact(upto);
-        self.pay.compact(upto);
-        self.icp.compact(upto);
-        self.sla.compact(upto);
-        self.swap.compact(upto);
-        self.relay.compact(upto);
-        self.gpu_latest.compact(upto);
+        for capture in self.captures() {
+            for shard in 0..capture.shards() {
+                capture.compact_shard(shard, upto);
+            }
+        }
+    }
+
+    fn captures(&self) -> [&dyn Compact; CAPTURES] {
+        [
+            &self.node_out,
+            &self.tasks,
+            &self.gpu_vram,
+            &self.pay,
+            &self.icp,
+            &self.sla,
+            &self.swap,
+            &self.relay,
+            &self.gpu_latest,
+        ]
     }
 }
 
@@ -578,6 +618,8 @@ pub struct Session<'w> {
     main: usize,
     /// This worker's operator states, for checkpoints.
     states: crate::checkpoint::States,
+    /// This worker's index among its process's workers: its shard of the captures.
+    shard: usize,
 }
 
 /// What a worker holds at a checkpoint's cut.
@@ -600,6 +642,11 @@ impl Session<'_> {
     /// This worker's index; worker 0 is the one that feeds.
     pub fn index(&self) -> usize {
         self.worker.index()
+    }
+
+    /// This worker's shard of the captured outputs (see [`Outputs::compact_shard`]).
+    pub fn shard(&self) -> usize {
+        self.shard
     }
 
     /// The slot (slide boundary) at which `ts` counts.
@@ -917,6 +964,7 @@ where
             control,
             main,
             states,
+            shard: w,
         };
         session.advance_to(start);
         driver(session);
