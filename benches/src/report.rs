@@ -251,7 +251,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     }
     let _ = writeln!(
         md,
-        "\nCPU-seconds are those of the worker threads (`getrusage(RUSAGE_THREAD)`); the generator runs on a thread of its own and is not counted. Peak RSS growth: `VmHWM` after the run minus `VmRSS` before it (what earlier runs freed handed back by `malloc_trim`, then the peak reset through `/proc/self/clear_refs`), so it includes dataflow batches being merged, the captured outputs and about 0.6 MB of lines in flight per worker.\n"
+        "\nCPU-seconds are those of the worker threads (`getrusage(RUSAGE_THREAD)`); the stream's lines are written into memory before the run (a generator thread beside two workers on two cores would take CPU from them), kept until it ends, and not counted. Peak RSS growth: `VmHWM` after the run minus `VmRSS` before it (what earlier runs freed handed back by `malloc_trim`, then the peak reset through `/proc/self/clear_refs`), so it includes dataflow batches being merged and the captured outputs; the lines, written before the run and freed after it, are not in it.\n"
     );
 
     // 2. The whole binary on a file.
@@ -515,7 +515,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
 /// `meritflow-bench inprocess [--nodes N,..] [--per-node 10] [--workers W] [--footprint]`: only
 /// the in-process runs of the report, one line each (with `--footprint`, then what each output
 /// capture holds at the end), for before/after comparisons of one change and for
-/// profiling (`perf record` on this process sees the engine alone, with the generator thread).
+/// profiling (`perf record` on this process sees the engine, after the stream is generated).
 pub fn inprocess(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     let mut rest = Vec::new();
     let mut workers = 1usize;
