@@ -79,7 +79,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         events.push(e);
         std::ops::ControlFlow::Continue(())
     });
-    let slide = config.policy.crynux.slide.millis();
+    let slide = meritflow_pipelines::engine::grain(&config);
     let last_slot = events.iter().map(|e| slot(e.ts, slide)).max().unwrap_or(0);
 
     // The embedded broker's log goes with the demo: a checkpoint of it could never be resumed.

@@ -183,7 +183,7 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
             total_lines
         );
     }
-    let slide = config.policy.crynux.slide.millis();
+    let slide = engine::grain(&config);
     let as_of = input
         .as_of
         .or_else(|| {

@@ -254,7 +254,7 @@ pub fn freshness(
     let name = format!("fresh{}", std::process::id());
     let config = phase_config(bin, dir, &name, brokers, FRESHNESS_CONFIG)?;
     let cfg = Config::from_toml(&std::fs::read_to_string(&config)?, "bench")?;
-    let slide = cfg.policy.crynux.slide.millis();
+    let slide = meritflow_pipelines::engine::grain(&cfg);
     let (child, run_log) = start_run(bin, &config, true)?;
     std::thread::sleep(Duration::from_secs(5)); // group join
     let arrivals: Arc<Mutex<BTreeMap<u64, u64>>> = Arc::default(); // as_of -> first arrival

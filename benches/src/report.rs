@@ -295,7 +295,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
         .map(|k| {
             meritflow_pipelines::time::slot(
                 base_spec.start + base_spec.span * k / 4,
-                config.policy.crynux.slide.millis(),
+                meritflow_pipelines::engine::grain(&config),
             )
         })
         .collect();

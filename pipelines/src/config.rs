@@ -18,12 +18,42 @@ use crate::time::Span;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    pub engine: EngineConfig,
     pub policy: Policies,
     pub statements: StatementsConfig,
     pub kafka: KafkaConfig,
     pub sql: SqlConfig,
     pub checkpoints: CheckpointsConfig,
     pub limits: LimitsConfig,
+}
+
+/// `[engine]`: what the engine itself runs on (documented in [`DEFAULTS_TOML`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// The time grain: events are fed, and results published, at its boundaries; every
+    /// policy's slide must be a whole number of it. None: the greatest common divisor of the
+    /// policies' slides.
+    pub grain: Option<Span>,
+}
+
+impl Config {
+    /// The engine's time grain ([`EngineConfig::grain`], or the policies' slides' greatest
+    /// common divisor).
+    pub fn grain(&self) -> Span {
+        self.engine.grain.unwrap_or_else(|| {
+            let slides = [self.policy.crynux.slide, self.policy.sla.slide];
+            Span(slides.iter().fold(0, |g, s| gcd(g, s.millis())))
+        })
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// `[checkpoints]`: what `meritflow run` keeps so that a restart resumes where it was rather
@@ -111,11 +141,20 @@ impl Config {
     }
 
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
+        let grain = self.grain();
         let mut problems = self.policy.crynux.problems();
-        problems.extend(self.policy.icp.problems(self.policy.crynux.slide));
-        problems.extend(self.policy.sla.problems(self.policy.crynux.slide));
+        if grain.millis() == 0 {
+            problems.push("engine.grain must be positive".to_owned());
+        } else if self.policy.crynux.slide.millis() % grain.millis() != 0 {
+            problems.push(format!(
+                "policy.crynux.slide ({}) must be a whole number of engine.grain ({grain})",
+                self.policy.crynux.slide
+            ));
+        }
+        problems.extend(self.policy.icp.problems(grain));
+        problems.extend(self.policy.sla.problems(grain));
         problems.extend(self.policy.swap.problems());
-        problems.extend(self.policy.relay.problems(self.policy.crynux.slide));
+        problems.extend(self.policy.relay.problems(grain));
         problems.extend(self.kafka.problems());
         problems.extend(self.sql.problems());
         problems.extend(self.checkpoints.problems());
@@ -133,6 +172,14 @@ impl Config {
 /// The full configuration file with every field at its default, documented.
 pub const DEFAULTS_TOML: &str = r#"# meritflow.toml — every field with its default. Set only what you change; durations are a
 # whole number and a unit: ms, s, m (or min), h, d.
+
+# The engine itself.
+[engine]
+# Time grain: events are fed, and results published, at its boundaries (an event counts at
+# ceil(ts / grain) * grain), and the flood limit counts per grain. Every policy's slide must be
+# a whole number of it. Unset: the greatest common divisor of policy.crynux.slide and
+# policy.sla.slide (1m with the defaults).
+# grain = "1m"
 
 # Policy `crynux`: node QoS for a GPU task network (shared/reference/crynux-qos.md).
 [policy.crynux]
@@ -187,7 +234,7 @@ type3_algorithm = "v1"
 days_per_month = "30.4375"
 # The coefficient of a reward_rate that carries no reward_coefficient_percent.
 default_coefficient_percent = 80
-# A UTC day (and a period) closes, final, this long after its end; at least policy.crynux.slide.
+# A UTC day (and a period) closes, final, this long after its end; at least engine.grain.
 grace = "1h"
 # How often (event time) the open days' icp_node_daily_live rows are recomputed.
 live_refresh = "1h"
@@ -196,7 +243,7 @@ live_refresh = "1h"
 # with graduated penalties (shared/reference/swarm-ai-performance.md).
 [policy.sla]
 # Sliding window of the sla table's figures, and its granularity (a whole number of
-# policy.crynux.slide; the window a whole number of slides).
+# engine.grain; the window a whole number of slides).
 window = "30d"
 slide = "1m"
 # Uptime target, never above the network's median uptime (a network-wide outage lowers the bar
@@ -256,7 +303,7 @@ payment_threshold = 13500000
 payment_tolerance_percent = 25
 
 # Policy `relay`: which contracts a peer should relay (shared/reference/freenet-relay.md). Peers
-# are decided at every policy.crynux.slide boundary where something of theirs changed.
+# are decided at every engine.grain boundary where something of theirs changed.
 [policy.relay]
 # Requests are counted over this trailing window; request_rate is per second.
 rate_window = "1h"
@@ -355,7 +402,7 @@ keep = 2
 # those that expire stay bounded). The rejected events are in the rejects table/topic.
 [limits]
 # Events of one kind that one sender (node, peer, payer, issuer, transfer's `from`, fee's task)
-# may add per slot (policy.crynux.slide); the rest of that slot's are rejected, naming the
+# may add per slot (engine.grain); the rest of that slot's are rejected, naming the
 # field. 0: no cap.
 events_per_sender_per_slot = 10000
 
@@ -385,6 +432,23 @@ mod tests {
             Config::from_toml("[policy.crynux]\nround_scores = [10, 9, 6]\n", "t").unwrap();
         assert_eq!(config.policy.crynux.round_scores, [10, 9, 6]);
         assert_eq!(config.policy.crynux.window, CrynuxConfig::default().window);
+    }
+
+    #[test]
+    fn the_grain_is_the_slides_common_divisor_unless_set() {
+        let config = Config::from_toml(
+            "[policy.crynux]\nslide = \"20s\"\n[policy.sla]\nslide = \"30s\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(config.grain(), Span(10_000));
+        let err = Config::from_toml("[engine]\ngrain = \"40s\"\n", "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("policy.crynux.slide (1m) must be a whole number of engine.grain (40s)"),
+            "{err}"
+        );
     }
 
     #[test]

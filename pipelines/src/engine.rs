@@ -790,7 +790,7 @@ impl Session<'_> {
 /// The engine's time grain: events are fed in order of their slot at this granularity, at or
 /// before every policy's own slot (each policy's slide is a whole number of it).
 pub fn grain(config: &Config) -> Millis {
-    config.policy.crynux.slide.millis()
+    config.grain().millis()
 }
 
 /// Where the dataflow's workers run: `workers` threads in each of `addresses.len()` processes

@@ -203,7 +203,7 @@ pub fn run(
     on_publish: impl FnMut(&Publication) + Send,
 ) -> Result<RunSummary, String> {
     let kafka = &config.kafka;
-    let slide = config.policy.crynux.slide.millis();
+    let slide = meritflow_pipelines::engine::grain(config);
     let workers = options.cluster.workers.max(1);
     let primary = options.cluster.process == 0;
     let checkpointing = takes_checkpoints(config, &options.cluster);
@@ -874,7 +874,7 @@ impl Publisher<'_> {
         let mut fresh = false;
         // Published moments are slot boundaries, as in replay: the tables depend on the moment
         // (health recovers with time), and a boundary is what every event was counted at.
-        let slide = self.config.policy.crynux.slide.millis();
+        let slide = meritflow_pipelines::engine::grain(self.config);
         let boundary = outputs
             .complete_through()
             .map(|t| t / slide * slide)

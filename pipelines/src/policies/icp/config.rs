@@ -84,7 +84,7 @@ impl IcpConfig {
         }
         if self.grace < slide {
             problems.push(format!(
-                "policy.icp.grace ({}) must be at least policy.crynux.slide ({slide}): an event counts at its slide boundary, which must come before its day closes",
+                "policy.icp.grace ({}) must be at least engine.grain ({slide}): an event counts at its slide boundary, which must come before its day closes",
                 self.grace
             ));
         }

@@ -37,7 +37,7 @@ impl RelayConfig {
         for (name, span) in [("rate_window", self.rate_window), ("ramp_up", self.ramp_up)] {
             if grain.millis() > 0 && span.millis() % grain.millis() != 0 {
                 out.push(format!(
-                    "policy.relay.{name} ({span}) must be a whole number of policy.crynux.slide ({grain})"
+                    "policy.relay.{name} ({span}) must be a whole number of engine.grain ({grain})"
                 ));
             }
         }

@@ -10,7 +10,7 @@ pub struct SlaConfig {
     /// Sliding window of the `sla` table's figures.
     pub window: Span,
     /// Its granularity: an event counts at `ceil(ts / slide) * slide`. A whole number of
-    /// `policy.crynux.slide` (the engine's time grain).
+    /// `engine.grain`.
     pub slide: Span,
     /// Uptime target before the network's median caps it.
     pub uptime_target: f64,
@@ -88,7 +88,7 @@ impl Default for SlaConfig {
 
 impl SlaConfig {
     /// Every problem of the values, each naming its field; `grain` is the engine's time grain
-    /// (`policy.crynux.slide`).
+    /// (`engine.grain`).
     pub fn problems(&self, grain: Span) -> Vec<String> {
         let mut out = Vec::new();
         let field = |name: &str| format!("policy.sla.{name}");
@@ -102,7 +102,7 @@ impl SlaConfig {
                 ));
             }
         };
-        multiple(&mut out, "slide", "policy.crynux.slide", self.slide, grain);
+        multiple(&mut out, "slide", "engine.grain", self.slide, grain);
         multiple(
             &mut out,
             "window",
