@@ -10,6 +10,7 @@
 //!
 //! No stage sweeps the fleet but at a period's close, whose statement names every node.
 
+use differential_dataflow::Hashable;
 use differential_dataflow::VecCollection as Collection;
 use timely::dataflow::Scope;
 
@@ -21,7 +22,6 @@ use crate::checkpoint::States;
 use crate::moments::{moments, EventInputs};
 use crate::statement::Period;
 use crate::time::Millis;
-use differential_dataflow::Hashable;
 
 /// The sla inputs, at sla slots (`policy.sla.slide`).
 pub type SlaInputs = EventInputs<SlaInput>;
