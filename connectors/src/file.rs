@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
 
 use meritflow_pipelines::events::{decode, Event, Rejection};
 
@@ -68,10 +69,141 @@ pub fn load_admitting(
     mut admit: impl FnMut(&Event) -> Result<(), Rejection>,
     mut progress: impl FnMut(u64),
 ) -> Result<Loaded, FileSourceError> {
-    let mut loaded = Loaded::default();
-    let mut seq = 0u64;
+    // This thread reads lines in chunks and hands them to decoding threads; the decoded chunks
+    // come back and are admitted here in input order (the flood guard counts in that order),
+    // so sequence numbers, admissions and rejects are what one thread reading it all gives.
+    let decoders = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<RawLine>)>(IN_FLIGHT);
+    let work_rx = Mutex::new(work_rx);
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Vec<RawLine>, Vec<Decoded>)>();
+    std::thread::scope(|scope| {
+        for _ in 0..decoders {
+            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            scope.spawn(move || loop {
+                let next = work_rx.lock().expect("decode queue lock").recv();
+                let Ok((index, lines)) = next else { break };
+                let decoded = lines.iter().map(RawLine::decode).collect();
+                if done_tx.send((index, lines, decoded)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(done_tx);
+        let mut order = InOrder::default();
+        let mut admission = Admission {
+            paths,
+            admit: &mut admit,
+            loaded: Loaded::default(),
+            seq: 0,
+        };
+        let read = read_chunks(paths, &mut progress, |index, chunk| {
+            work_tx
+                .send((index, chunk))
+                .expect("decoding threads run until the queue closes");
+            // Admit what has come back in order, without waiting.
+            while let Ok(done) = done_rx.try_recv() {
+                order.put(done, &mut admission);
+            }
+        });
+        drop(work_tx);
+        for done in done_rx.iter() {
+            order.put(done, &mut admission);
+        }
+        read.map(|()| admission.loaded)
+    })
+}
+
+/// Decoded lines admitted in input order: each gets the next sequence number, and is an
+/// event or a reject.
+struct Admission<'p, A> {
+    paths: &'p [PathBuf],
+    admit: A,
+    loaded: Loaded,
+    seq: u64,
+}
+
+impl<A: FnMut(&Event) -> Result<(), Rejection>> Admission<'_, A> {
+    fn chunk(&mut self, lines: Vec<RawLine>, decoded: Vec<Decoded>) {
+        for (line, result) in lines.into_iter().zip(decoded) {
+            let result = result.and_then(|event| {
+                (self.admit)(&event)
+                    .map(|()| event)
+                    .map_err(|r| (r.kind.clone(), r.reason()))
+            });
+            match result {
+                Ok(event) => self.loaded.events.push((event, self.seq)),
+                Err((kind, reason)) => self.loaded.rejects.push(Reject {
+                    source: display(&self.paths[line.file]),
+                    line: line.line,
+                    kind,
+                    reason,
+                    payload: shown_payload(&line.text),
+                }),
+            }
+            self.seq += 1;
+        }
+    }
+}
+
+/// Lines per chunk handed to a decoding thread, and chunks queued for them.
+const CHUNK_LINES: usize = 8192;
+const IN_FLIGHT: usize = 4;
+
+/// One non-empty line as read: which file, its number there, its trimmed text.
+struct RawLine {
+    file: usize,
+    line: u64,
+    text: Vec<u8>,
+    too_long: bool,
+}
+
+/// A line decoded, or why not: (kind if known, reason).
+type Decoded = Result<Event, (Option<String>, String)>;
+
+impl RawLine {
+    fn decode(&self) -> Decoded {
+        if self.too_long {
+            return Err((
+                None,
+                format!("line longer than {MAX_LINE_BYTES} bytes: not read"),
+            ));
+        }
+        decode(&self.text).map_err(|r| (r.kind.clone(), r.reason()))
+    }
+}
+
+/// Decoded chunks put back in input order.
+#[derive(Default)]
+struct InOrder {
+    next: u64,
+    waiting: std::collections::BTreeMap<u64, (Vec<RawLine>, Vec<Decoded>)>,
+}
+
+impl InOrder {
+    /// Takes chunk `done` and admits every chunk now next in order.
+    fn put<A: FnMut(&Event) -> Result<(), Rejection>>(
+        &mut self,
+        (index, lines, decoded): (u64, Vec<RawLine>, Vec<Decoded>),
+        admission: &mut Admission<'_, A>,
+    ) {
+        self.waiting.insert(index, (lines, decoded));
+        while let Some((lines, decoded)) = self.waiting.remove(&self.next) {
+            self.next += 1;
+            admission.chunk(lines, decoded);
+        }
+    }
+}
+
+/// Reads the files' non-empty lines in order, in chunks of [`CHUNK_LINES`] numbered from 0.
+fn read_chunks(
+    paths: &[PathBuf],
+    progress: &mut impl FnMut(u64),
+    mut chunk_read: impl FnMut(u64, Vec<RawLine>),
+) -> Result<(), FileSourceError> {
     let mut bytes = 0u64;
-    for path in paths {
+    let mut chunk = Vec::with_capacity(CHUNK_LINES);
+    let mut index = 0u64;
+    for (file_index, path) in paths.iter().enumerate() {
         let file = File::open(path).map_err(|source| FileSourceError::Open {
             path: path.clone(),
             source,
@@ -97,31 +229,24 @@ pub fn load_admitting(
             if text.is_empty() && !too_long {
                 continue;
             }
-            let result = if too_long {
-                Err((
-                    None,
-                    format!("line longer than {MAX_LINE_BYTES} bytes: not read"),
-                ))
-            } else {
-                decode(text)
-                    .and_then(|event| admit(&event).map(|()| event))
-                    .map_err(|r| (r.kind.clone(), r.reason()))
-            };
-            match result {
-                Ok(event) => loaded.events.push((event, seq)),
-                Err((kind, reason)) => loaded.rejects.push(Reject {
-                    source: display(path),
-                    line: line_no,
-                    kind,
-                    reason,
-                    payload: shown_payload(text),
-                }),
+            chunk.push(RawLine {
+                file: file_index,
+                line: line_no,
+                text: text.to_vec(),
+                too_long,
+            });
+            if chunk.len() == CHUNK_LINES {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
+                chunk_read(index, full);
+                index += 1;
             }
-            seq += 1;
         }
     }
+    if !chunk.is_empty() {
+        chunk_read(index, chunk);
+    }
     progress(bytes);
-    Ok(loaded)
+    Ok(())
 }
 
 /// Reads one line into `buf` (without the newline), keeping at most `MAX_LINE_BYTES`.
