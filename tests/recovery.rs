@@ -103,6 +103,14 @@ fn resumed_from(stderr: &str) -> Option<String> {
     rest.split(' ').next().map(str::to_owned)
 }
 
+/// The moment of a `checkpoint written` log line (`at=<RFC 3339>`).
+fn checkpoint_written(line: &str) -> Option<&str> {
+    if !line.contains("checkpoint written") {
+        return None;
+    }
+    line.split("at=").nth(1)?.split(' ').next()
+}
+
 /// Every statement in `store`: (policy, period) → (sha256, rows).
 fn statements(store: &Path) -> BTreeMap<(String, String), (String, u64)> {
     let mut all = BTreeMap::new();
@@ -172,10 +180,12 @@ fn crash_and_restart(name: &str, workers: &str) {
     ];
     let mut resumed: Vec<String> = Vec::new();
     for (round, failpoint) in plan.into_iter().enumerate() {
-        let env: Vec<(&str, &str)> = failpoint
-            .map(|f| ("MERITFLOW_FAILPOINT", f))
-            .into_iter()
-            .collect();
+        // The checkpoint lines (info) tell when a newer checkpoint is complete.
+        let mut env: Vec<(&str, &str)> = vec![(
+            "MERITFLOW_LOG",
+            "warn,meritflow_connectors::kafka::pipeline=info",
+        )];
+        env.extend(failpoint.map(|f| ("MERITFLOW_FAILPOINT", f)));
         let mut run = setup.run_env(&["--workers", workers], &env);
         // Its start-up lines, the one saying where it resumed from among them.
         run.wait_for_line("started", Duration::from_secs(60), |l| {
@@ -186,13 +196,15 @@ fn crash_and_restart(name: &str, workers: &str) {
                 let needle = format!("failpoint {point} reached");
                 run.wait_for_line(&needle, Duration::from_secs(180), |l| l.contains(&needle))
             }
-            // Once results have moved past where this run resumed, so that each restart
-            // finds a newer checkpoint; a run that resumed from none is killed at once.
+            // Once a checkpoint newer than the one this run resumed from is complete, so that
+            // each restart finds a newer one (under load, a kill a second or two after the
+            // results moved on could come before it); a run that resumed from none is killed
+            // at once.
             None => {
                 let resumed = resumed_from(&run.seen.join("\n"));
                 if let Some(at) = resumed.filter(|at| *at < through) {
-                    run.wait_for_line("past its checkpoint", Duration::from_secs(60), |l| {
-                        common::kafka::complete_through(l).is_some_and(|t| t > at.as_str())
+                    run.wait_for_line("a newer checkpoint", Duration::from_secs(60), |l| {
+                        checkpoint_written(l).is_some_and(|t| t > at.as_str())
                     });
                 }
                 std::thread::sleep(Duration::from_millis(rng.below(2_500)));
