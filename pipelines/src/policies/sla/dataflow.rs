@@ -73,13 +73,13 @@ pub fn build<'s>(
     let to_network = shard_notes.clone().filter(|n| {
         matches!(
             n,
-            SlaNote::Median(..) | SlaNote::Checked(..) | SlaNote::First
+            SlaNote::Median(..) | SlaNote::CheckMedian(_) | SlaNote::First
         )
     });
     let network = moments(
         to_network,
         "SlaNetwork",
-        |_| 0,
+        SlaNote::route,
         states,
         move || SlaNetwork::new(workers),
     );
@@ -93,7 +93,7 @@ pub fn build<'s>(
     let standings = moments(
         to_standings,
         "SlaStandings",
-        SlaNote::standings_route,
+        SlaNote::route,
         states,
         move || SlaStandings::new(&standing_cfg, period),
     );
@@ -103,13 +103,9 @@ pub fn build<'s>(
         .filter(|n| matches!(n, SlaNote::Closing(..) | SlaNote::First))
         .concat(levels);
     let close_cfg = cfg.clone();
-    let close = moments(
-        to_close,
-        "SlaClose",
-        |_| 0,
-        states,
-        move || SlaClose::new(&close_cfg, period),
-    );
+    let close = moments(to_close, "SlaClose", SlaNote::route, states, move || {
+        SlaClose::new(&close_cfg, period)
+    });
     let (close_rows, _) = split(close, |_| false);
 
     shard_rows

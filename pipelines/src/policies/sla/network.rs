@@ -86,7 +86,7 @@ impl MomentState<SlaNote, SlaFlow> for SlaNetwork {
         for note in notes {
             match note {
                 SlaNote::Median(figures, insert) => self.medians.update(&figures, insert),
-                SlaNote::Checked(_, figures) => checked.push(figures),
+                SlaNote::CheckMedian(figures) => checked.push(figures),
                 SlaNote::First => {}
                 other => unreachable!("not a network note: {other:?}"),
             }

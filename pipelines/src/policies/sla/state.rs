@@ -192,8 +192,9 @@ pub enum SlaNote {
     },
     /// A shown node's figures entered (true) or left (false) the network medians.
     Median(Figures, bool),
-    /// A check's figures of an active node with data in its window: for the check's medians
-    /// and for the node's standing.
+    /// A check's figures of an active node with data in its window, for the check's medians.
+    CheckMedian(Figures),
+    /// The same, for the node's standing.
     Checked(Id, Figures),
     /// A check's network targets, for the standings of the worker numbered first.
     CheckTargets(u64, TargetsRow),
@@ -206,13 +207,17 @@ pub enum SlaNote {
 }
 
 impl SlaNote {
-    /// The worker a note for the standings goes to: the node's own (as its inputs), or the
-    /// one a check's targets are addressed to. (The network-wide stages are all on worker 0.)
-    pub fn standings_route(&self) -> u64 {
+    /// The worker a note goes to: a node's own (as its inputs), or worker 0 for the stages
+    /// over the whole network.
+    pub fn route(&self) -> u64 {
         match self {
             SlaNote::Activity { node, .. } | SlaNote::Checked(node, _) => node.hashed(),
             SlaNote::CheckTargets(worker, _) => *worker,
-            _ => 0,
+            SlaNote::Median(..)
+            | SlaNote::CheckMedian(_)
+            | SlaNote::Closing(..)
+            | SlaNote::Level(..)
+            | SlaNote::First => 0,
         }
     }
 }
@@ -574,7 +579,9 @@ impl SlaShard {
             }
         }
         for (node, counts) in counts {
-            rows.push(note(SlaNote::Checked(node, Figures::of(&counts, 0, 0))));
+            let figures = Figures::of(&counts, 0, 0);
+            rows.push(note(SlaNote::CheckMedian(figures)));
+            rows.push(note(SlaNote::Checked(node, figures)));
         }
     }
 
