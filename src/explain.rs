@@ -5,7 +5,9 @@
 
 use clap::{Args, ValueEnum};
 use meritflow_pipelines::policies::icp::explain::{days_of, explain};
+use meritflow_pipelines::policies::icp::tables::IcpParts;
 use meritflow_pipelines::policies::sla::explain::explain as explain_sla;
+use meritflow_pipelines::policies::sla::tables::SlaParts;
 use meritflow_pipelines::time::{day_of_date, format_date};
 
 use crate::replay::{replay_input, ReplayInput};
@@ -40,13 +42,19 @@ fn parse_day(text: &str) -> Result<i32, String> {
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let replayed = replay_input(&args.input)?;
     let Some(day) = args.day.filter(|_| args.policy == ExplainPolicy::Icp) else {
-        let sla = &replayed.policies.sla;
+        let sla = replayed
+            .policies
+            .parts::<SlaParts>()
+            .ok_or_else(|| anyhow::anyhow!("the sla policy did not run"))?;
         let text = explain_sla(sla, &args.node, replayed.as_of, &replayed.config.policy.sla)
             .map_err(anyhow::Error::msg)?;
         crate::emit(&text)?;
         return Ok(());
     };
-    let parts = &replayed.policies.icp;
+    let parts = replayed
+        .policies
+        .parts::<IcpParts>()
+        .ok_or_else(|| anyhow::anyhow!("the icp policy did not run"))?;
     match explain(parts, &args.node, day, &replayed.config.policy.icp) {
         Some(text) => crate::emit(&text)?,
         None => {

@@ -225,7 +225,7 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
 
     let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
-    let policies = PolicySnapshot::take(&outputs, as_of, &config);
+    let policies = PolicySnapshot::take(&outputs, as_of);
     let primary = cluster.process == 0;
     if primary {
         crate::statements::persist(&store, &policies.closed_statements())?;

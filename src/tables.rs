@@ -20,11 +20,9 @@ pub fn snapshot(
     // Valid events a policy could not take (a cheque that does not increase, a fractional
     // amount) are rejects too: `line` is the event's position among the input's events.
     let policy_rejects: Vec<Reject> = policies
-        .swap
-        .rejects
-        .iter()
-        .map(|r| Reject {
-            source: "policy swap".to_owned(),
+        .rejects()
+        .map(|(policy, r)| Reject {
+            source: format!("policy {policy}"),
             line: r.seq + 1,
             kind: Some(r.kind.clone()),
             reason: r.reason.clone(),

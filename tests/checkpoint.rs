@@ -63,8 +63,8 @@ fn config() -> Config {
     config
 }
 
-fn tables(outputs: &engine::Outputs, at: Millis, config: &Config) -> Vec<Table> {
-    PolicySnapshot::take(outputs, at, config).tables
+fn tables(outputs: &engine::Outputs, at: Millis) -> Vec<Table> {
+    PolicySnapshot::take(outputs, at).tables
 }
 
 /// Feeds `events` in slot order from `restore` on (all of them without one) and stops at
@@ -144,7 +144,7 @@ fn a_restored_run_gives_what_one_run_gives() {
     let last = events.last().unwrap().0.ts;
     let end = slot(last, grain) + grain;
     let (whole, _) = run(&config, 1, &events, None, None, end);
-    let expected = tables(&whole, end, &config);
+    let expected = tables(&whole, end);
     assert!(
         expected.iter().map(|t| t.rows.len()).sum::<usize>() > 100,
         "the stream fills the tables"
@@ -161,12 +161,12 @@ fn a_restored_run_gives_what_one_run_gives() {
             let at = slot(at, grain);
             let (stopped, saved) = run(&config, workers, &events, None, Some((at, 600_000)), at);
             assert_eq!(
-                tables(&stopped, at, &config),
-                tables(&whole, at, &config),
+                tables(&stopped, at),
+                tables(&whole, at),
                 "before the cut at {at} ({workers} workers)"
             );
             let (restored, _) = run(&config, workers, &events, saved, None, end);
-            let got = tables(&restored, end, &config);
+            let got = tables(&restored, end);
             for (g, e) in got.iter().zip(&expected) {
                 assert_eq!(
                     g, e,

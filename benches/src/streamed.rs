@@ -34,7 +34,7 @@ pub struct Streamed {
     pub tables: Vec<Table>,
     /// What the captures held at the end of the run, before the last fold (see
     /// `Outputs::footprint`).
-    pub footprint: Vec<(&'static str, usize, usize, usize)>,
+    pub footprint: Vec<(String, usize, usize, usize)>,
 }
 
 /// One batch of lines (concatenated) and the sequence number of its first.
@@ -173,7 +173,7 @@ pub fn run(config: &Config, spec: &MixedSpec, workers: usize) -> anyhow::Result<
     }
     let footprint = outputs.footprint();
     outputs.compact(as_of);
-    let tables = PolicySnapshot::take(&outputs, as_of, config).tables;
+    let tables = PolicySnapshot::take(&outputs, as_of).tables;
     Ok(Streamed {
         events: spec.total(),
         wall,

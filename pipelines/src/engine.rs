@@ -1,13 +1,16 @@
-//! Runs the dataflows on timely workers and captures their outputs as consolidated snapshots.
+//! Runs the policies' dataflows on timely workers and captures their outputs as consolidated
+//! snapshots.
 //!
 //! Every worker keeps the output updates it made in its own shard of a [`Captured`] store (on
 //! a cluster, process 0's workers keep every process's, spread by hash), from which a snapshot
 //! "as of" any completed time can be read by adding the shards up. Same input, same snapshot,
 //! whatever the number of workers: outputs are differential collections, consolidated before
-//! use.
+//! use. The engine names no policy: it runs those of [`crate::policies::registry`] through
+//! [`Policy`].
 
 use hashbrown::hash_table::{Entry, HashTable};
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use differential_dataflow::difference::Semigroup;
@@ -20,35 +23,18 @@ use timely::worker::Worker;
 
 use crate::config::Config;
 use crate::control::Control;
-use crate::events::Event;
-use crate::gpu_latest::{build as build_gpu_latest, inputs as gpu_inputs, GpuInputs, GpuLatest};
-use crate::id::Id;
-use crate::policies::crynux::dataflow::{build, CrynuxInputs};
-use crate::policies::crynux::node_machine::NodeOut;
-use crate::policies::crynux::scores::CrynuxChanges;
-use crate::policies::crynux::tables::{CrynuxParts, PayRow};
-use crate::policies::icp::config::IcpConfig;
-use crate::policies::icp::dataflow::{build as build_icp, inputs as icp_inputs, IcpInputs};
-use crate::policies::icp::state::IcpOut;
-use crate::policies::icp::tables::IcpParts;
-use crate::policies::relay::dataflow::{build as build_relay, inputs as relay_inputs, RelayInputs};
-use crate::policies::relay::state::RelayOut;
-use crate::policies::relay::tables::RelayParts;
-use crate::policies::sla::config::SlaConfig;
-use crate::policies::sla::dataflow::{build as build_sla, inputs as sla_inputs, SlaInputs};
-use crate::policies::sla::state::SlaOut;
-use crate::policies::sla::tables::SlaParts;
-use crate::policies::swap::dataflow::{build as build_swap, inputs as swap_inputs, SwapInputs};
-use crate::policies::swap::state::SwapOut;
-use crate::policies::swap::tables::SwapParts;
+use crate::events::{Event, KINDS};
+use crate::policy::{Feed, FoldNotes, Folded, Policy};
 use crate::time::{slot, Millis};
-use crate::triggers::TriggerRow;
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
 /// or aggregates such as (count, sum) kept as differences), one shard per worker of the
 /// gathering process: a worker appends only to its own, so workers never wait for each other.
 pub struct Captured<D, R = isize> {
     shards: Vec<Mutex<CapturedInner<D, R>>>,
+    /// Per shard, the input frontier its worker's sink has reached: everything before it is
+    /// stored.
+    frontiers: Vec<AtomicU64>,
 }
 
 /// A record with its hash, computed once when the record is captured (while it is still in the
@@ -100,7 +86,8 @@ fn add<D: Eq, R: Semigroup>(table: &mut HashTable<Hashed<D, R>>, update: Hashed<
 }
 
 impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
-    fn new(shards: usize) -> Captured<D, R> {
+    /// A capture with one shard per worker of this process.
+    pub fn new(shards: usize) -> Captured<D, R> {
         let shard = || {
             Mutex::new(CapturedInner {
                 base: HashTable::new(),
@@ -110,6 +97,7 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
         };
         Captured {
             shards: (0..shards.max(1)).map(|_| shard()).collect(),
+            frontiers: (0..shards.max(1)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -127,21 +115,24 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     /// Folds every update at or before `upto` into the consolidated base; later snapshots must
     /// be at or after `upto`.
     pub fn compact(&self, upto: Millis) {
-        self.fold_with(upto, |_| {});
+        self.fold_with(upto, |_, _| {});
+    }
+
+    /// Folds every update at or before `upto` into the base, telling `folded` of each.
+    pub fn fold_with(&self, upto: Millis, mut folded: impl FnMut(&D, &R)) {
+        for shard in 0..self.shards.len() {
+            self.fold_shard(shard, upto, |u| folded(&u.data, &u.diff));
+        }
     }
 
     /// [`Captured::compact`], returning what it folded in, consolidated: the records whose
     /// multiplicity changed since the last fold, with the change.
     pub fn fold(&self, upto: Millis) -> Vec<(D, R)> {
         let mut changes: HashTable<Hashed<D, R>> = HashTable::new();
-        self.fold_with(upto, |update| add(&mut changes, update.clone()));
-        changes.into_iter().map(|e| (e.data, e.diff)).collect()
-    }
-
-    fn fold_with(&self, upto: Millis, mut folded: impl FnMut(&Hashed<D, R>)) {
         for shard in 0..self.shards.len() {
-            self.fold_shard(shard, upto, &mut folded);
+            self.fold_shard(shard, upto, |update| add(&mut changes, update.clone()));
         }
+        changes.into_iter().map(|e| (e.data, e.diff)).collect()
     }
 
     /// [`Captured::fold_with`] of one shard.
@@ -160,15 +151,6 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
             inner.pending.shrink_to(2 * held);
         }
         inner.compacted = Some(inner.compacted.map_or(upto, |c| c.max(upto)));
-    }
-
-    /// How many records the consolidated base holds and how many updates wait to be folded,
-    /// over all shards.
-    fn footprint(&self) -> (usize, usize) {
-        self.shards.iter().fold((0, 0), |(rows, pending), shard| {
-            let inner = shard.lock().expect("capture lock");
-            (rows + inner.base.len(), pending + inner.pending.len())
-        })
     }
 
     /// Each record's accumulated difference at `as_of` (zero ones left out), sorted.
@@ -199,14 +181,27 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 }
 
-/// What every capture can do whatever its record type, so [`Outputs`] can go over all of them.
-trait Compact {
+/// What every capture can do whatever its record type, so the engine can go over all of them.
+pub trait CaptureStore: Send + Sync {
     /// Folds shard `shard`'s updates up to `upto` into its base.
     fn compact_shard(&self, shard: usize, upto: Millis);
     fn shards(&self) -> usize;
+    /// The earliest frontier of its shards' sinks: everything before it is stored.
+    fn frontier(&self) -> Millis;
+    /// Its contents as of `at` (a completed time), serialised for a checkpoint.
+    fn save(&self, at: Millis) -> Result<Vec<u8>, String>;
+    /// Starts from a [`CaptureStore::save`] at `at`.
+    fn restore(&self, bytes: &[u8], at: Millis) -> Result<(), String>;
+    /// Consolidated records, updates waiting to be folded, and the size of one record inline
+    /// (heap parts such as ids not counted), for reports of what the engine holds.
+    fn footprint(&self) -> (usize, usize, usize);
 }
 
-impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Compact for Captured<D, R> {
+impl<D, R> CaptureStore for Captured<D, R>
+where
+    D: Clone + Eq + Hash + Ord + Send + serde::Serialize + serde::de::DeserializeOwned,
+    R: Semigroup + Clone + Send + serde::Serialize + serde::de::DeserializeOwned,
+{
     fn compact_shard(&self, shard: usize, upto: Millis) {
         self.fold_shard(shard, upto, |_| {});
     }
@@ -214,13 +209,15 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Compact for Captured<D, R
     fn shards(&self) -> usize {
         self.shards.len()
     }
-}
 
-impl<D, R> Captured<D, R>
-where
-    D: Clone + Eq + Hash + Ord + serde::Serialize + serde::de::DeserializeOwned,
-    R: Semigroup + Clone + serde::Serialize + serde::de::DeserializeOwned,
-{
+    fn frontier(&self) -> Millis {
+        self.frontiers
+            .iter()
+            .map(|f| f.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(0)
+    }
+
     fn save(&self, at: Millis) -> Result<Vec<u8>, String> {
         bincode::serialize(&self.totals(at)).map_err(|e| e.to_string())
     }
@@ -238,7 +235,18 @@ where
             inner.pending.clear();
             inner.compacted = Some(at);
         }
+        for f in &self.frontiers {
+            f.store(at + 1, Ordering::SeqCst);
+        }
         Ok(())
+    }
+
+    fn footprint(&self) -> (usize, usize, usize) {
+        let (rows, pending) = self.shards.iter().fold((0, 0), |(rows, pending), shard| {
+            let inner = shard.lock().expect("capture lock");
+            (rows + inner.base.len(), pending + inner.pending.len())
+        });
+        (rows, pending, std::mem::size_of::<(D, Millis, R)>())
     }
 }
 
@@ -257,301 +265,154 @@ impl<D: Clone + Eq + Hash + Ord> Captured<D, isize> {
     }
 }
 
-/// Every output the engine captures.
+/// Every output the engine captures: the captures of each policy of the run.
 pub struct Outputs {
-    /// Per (capture, worker), the input frontier each capture sink has reached: everything
-    /// before it has been stored.
-    frontiers: Mutex<Vec<Millis>>,
     /// No snapshot is complete past this (set when a run stops).
-    limit: std::sync::atomic::AtomicU64,
-    workers: usize,
-    node_out: Captured<NodeOut>,
-    /// (count, sum of task scores) per node, kept as differences.
-    tasks: Captured<Id, (isize, isize)>,
-    gpu_vram: Captured<(Id, u64)>,
-    pay: Captured<PayRow>,
-    icp: Captured<IcpOut>,
-    sla: Captured<SlaOut>,
-    swap: Captured<SwapOut>,
-    relay: Captured<RelayOut>,
-    gpu_latest: Captured<GpuLatest>,
+    limit: AtomicU64,
+    policies: Vec<Arc<dyn Policy>>,
 }
 
 impl Outputs {
-    fn new(workers: usize) -> Outputs {
+    fn new(policies: Vec<Arc<dyn Policy>>) -> Outputs {
         Outputs {
-            frontiers: Mutex::new(vec![0; CAPTURES * workers]),
-            limit: std::sync::atomic::AtomicU64::new(Millis::MAX),
-            workers,
-            node_out: Captured::new(workers),
-            tasks: Captured::new(workers),
-            gpu_vram: Captured::new(workers),
-            pay: Captured::new(workers),
-            icp: Captured::new(workers),
-            sla: Captured::new(workers),
-            swap: Captured::new(workers),
-            relay: Captured::new(workers),
-            gpu_latest: Captured::new(workers),
+            limit: AtomicU64::new(Millis::MAX),
+            policies,
         }
     }
 
-    /// The crynux parts as of `as_of` (which must be a completed time of the dataflow).
-    pub fn crynux(&self, as_of: Millis) -> CrynuxParts {
-        let mut parts = CrynuxParts::default();
-        for out in self.node_out.snapshot(as_of) {
-            match out {
-                NodeOut::Node(row) => parts.nodes.push(row),
-                NodeOut::Trigger(row) => parts.triggers.push(row),
-            }
-        }
-        for (node, (count, sum)) in self.tasks.totals(as_of) {
-            if count > 0 {
-                parts.tasks.insert(node, (count as i64, sum as i64));
-            }
-        }
-        parts.gpu_vram = self.gpu_vram.snapshot(as_of).into_iter().collect();
-        parts.pay = self.pay.snapshot(as_of);
-        parts.canonical()
+    /// The policies of the run, in registry order.
+    pub fn policies(&self) -> &[Arc<dyn Policy>] {
+        &self.policies
     }
 
-    /// The icp rows as of `as_of` (a completed time).
-    pub fn icp(&self, as_of: Millis, cfg: &IcpConfig) -> IcpParts {
-        IcpParts::from_rows(self.icp.snapshot(as_of), cfg)
+    /// The run's policy of type `P`, if it runs.
+    pub fn policy<P: Policy>(&self) -> Option<&P> {
+        self.policies
+            .iter()
+            .find_map(|p| p.as_any().downcast_ref::<P>())
     }
 
-    /// The sla rows as of `as_of` (a completed time).
-    pub fn sla(&self, as_of: Millis, cfg: &SlaConfig) -> SlaParts {
-        SlaParts::from_rows(self.sla.snapshot(as_of), as_of, cfg)
-    }
-
-    /// The swap rows as of `as_of` (a completed time).
-    pub fn swap(&self, as_of: Millis) -> SwapParts {
-        SwapParts::from_rows(self.swap.snapshot(as_of))
-    }
-
-    /// The relay rows as of `as_of` (a completed time).
-    pub fn relay(&self, as_of: Millis) -> RelayParts {
-        RelayParts::from_rows(self.relay.snapshot(as_of))
-    }
-
-    /// The latest sample of every GPU as of `as_of` (a completed time).
-    pub fn gpu_latest(&self, as_of: Millis) -> Vec<GpuLatest> {
-        self.gpu_latest.snapshot(as_of)
+    fn stores(&self) -> impl Iterator<Item = (&'static str, &'static str, &dyn CaptureStore)> {
+        self.policies.iter().flat_map(|p| {
+            let name = p.name();
+            p.captures()
+                .into_iter()
+                .map(move |(capture, store)| (name, capture, store))
+        })
     }
 
     /// The latest time through which every output is complete and stored (None before the
-    /// first), so `crynux(t)` for any `t` at or before it is final. Read from the capture sinks'
+    /// first), so a snapshot at any `t` at or before it is final. Read from the capture sinks'
     /// own frontiers rather than a probe, so no update can still be on its way to a sink.
     pub fn complete_through(&self) -> Option<Millis> {
-        let frontiers = self.frontiers.lock().expect("frontier lock");
-        let limit = self.limit.load(std::sync::atomic::Ordering::SeqCst);
-        frontiers
-            .iter()
+        let limit = self.limit.load(Ordering::SeqCst);
+        self.stores()
+            .map(|(_, _, store)| store.frontier())
             .min()
             .and_then(|f| f.checked_sub(1))
             .map(|t| t.min(limit))
     }
 
     fn limit(&self, as_of: Millis) {
-        self.limit
-            .fetch_min(as_of, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    fn reached(&self, capture: usize, worker: usize, frontier: Millis) {
-        self.frontiers.lock().expect("frontier lock")[capture * self.workers + worker] = frontier;
+        self.limit.fetch_min(as_of, Ordering::SeqCst);
     }
 
     /// Every captured collection as of `at` (a completed time), serialised for a checkpoint.
     pub fn save(&self, at: Millis) -> Result<Vec<Vec<u8>>, String> {
-        Ok(vec![
-            self.node_out.save(at)?,
-            self.tasks.save(at)?,
-            self.gpu_vram.save(at)?,
-            self.pay.save(at)?,
-            self.icp.save(at)?,
-            self.sla.save(at)?,
-            self.swap.save(at)?,
-            self.relay.save(at)?,
-            self.gpu_latest.save(at)?,
-        ])
+        self.stores().map(|(_, _, store)| store.save(at)).collect()
     }
 
     /// Starts every captured collection from a checkpoint's [`Outputs::save`] at `at`.
     fn restore(&self, saved: &[Vec<u8>], at: Millis) -> Result<(), String> {
-        if saved.len() != CAPTURES {
+        let stores: Vec<_> = self.stores().collect();
+        if saved.len() != stores.len() {
             return Err(format!(
-                "the checkpoint holds {} captured outputs, this version has {CAPTURES}",
-                saved.len()
+                "the checkpoint holds {} captured outputs, this run's policies have {}",
+                saved.len(),
+                stores.len()
             ));
         }
-        self.node_out.restore(&saved[0], at)?;
-        self.tasks.restore(&saved[1], at)?;
-        self.gpu_vram.restore(&saved[2], at)?;
-        self.pay.restore(&saved[3], at)?;
-        self.icp.restore(&saved[4], at)?;
-        self.sla.restore(&saved[5], at)?;
-        self.swap.restore(&saved[6], at)?;
-        self.relay.restore(&saved[7], at)?;
-        self.gpu_latest.restore(&saved[8], at)?;
-        let mut frontiers = self.frontiers.lock().expect("frontier lock");
-        frontiers.iter_mut().for_each(|f| *f = at + 1);
+        for ((policy, capture, store), bytes) in stores.into_iter().zip(saved) {
+            store
+                .restore(bytes, at)
+                .map_err(|e| format!("{policy} {capture}: {e}"))?;
+        }
         Ok(())
     }
 
     /// Per captured collection: its name, consolidated records, updates waiting to be folded,
     /// and the size of one record inline (heap parts such as ids not counted), for reports of
     /// what the engine holds.
-    pub fn footprint(&self) -> Vec<(&'static str, usize, usize, usize)> {
-        fn one<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone>(
-            name: &'static str,
-            c: &Captured<D, R>,
-        ) -> (&'static str, usize, usize, usize) {
-            let (rows, pending) = c.footprint();
-            (name, rows, pending, std::mem::size_of::<(D, Millis, R)>())
-        }
-        vec![
-            one("crynux nodes", &self.node_out),
-            one("crynux tasks", &self.tasks),
-            one("crynux gpu_vram", &self.gpu_vram),
-            one("crynux pay", &self.pay),
-            one("icp", &self.icp),
-            one("sla", &self.sla),
-            one("swap", &self.swap),
-            one("relay", &self.relay),
-            one("gpu_latest", &self.gpu_latest),
-        ]
+    pub fn footprint(&self) -> Vec<(String, usize, usize, usize)> {
+        self.stores()
+            .map(|(policy, capture, store)| {
+                let (rows, pending, inline) = store.footprint();
+                (format!("{policy} {capture}"), rows, pending, inline)
+            })
+            .collect()
     }
 
     /// Folds everything up to `upto` into the consolidated state, as [`Outputs::compact`], and
-    /// returns what a publication writes of it: the crynux captures' changes, the trigger rows
-    /// added, and whether a period closed (a statement row or a swap period's income came).
+    /// returns what a publication writes of it: each policy's changes, the trigger rows added,
+    /// and whether a period closed.
     pub fn fold(&self, upto: Millis) -> Folded {
-        // Only crynux's changes are needed whole; of the others, the trigger rows (consolidated
-        // here, few) and whether a period closed, read as the updates are folded in.
-        let mut triggers: HashTable<Hashed<TriggerRow, isize>> = HashTable::new();
-        let mut trigger =
-            |t: &TriggerRow, diff: isize| add(&mut triggers, Hashed::new(t.clone(), diff));
-        let mut closed = false;
-        let node_out = self.node_out.fold(upto);
-        for (out, diff) in &node_out {
-            if let NodeOut::Trigger(t) = out {
-                trigger(t, *diff);
-            }
+        let mut notes = FoldNotes::default();
+        for policy in &self.policies {
+            policy.fold(upto, &mut notes);
         }
-        self.sla.fold_with(upto, |u| match &u.data {
-            SlaOut::Trigger(t) => trigger(t, u.diff),
-            SlaOut::Statement(_) => closed |= u.diff > 0,
-            _ => {}
-        });
-        self.swap.fold_with(upto, |u| match &u.data {
-            SwapOut::Trigger(t) => trigger(t, u.diff),
-            SwapOut::Income(_) => closed |= u.diff > 0,
-            _ => {}
-        });
-        self.icp.fold_with(upto, |u| {
-            closed |= matches!(u.data, IcpOut::Statement(_)) && u.diff > 0;
-        });
-        let crynux = CrynuxChanges {
-            node_out,
-            tasks: self.tasks.fold(upto),
-            gpu_vram: self.gpu_vram.fold(upto),
-        };
-        self.pay.compact(upto);
-        self.relay.compact(upto);
-        self.gpu_latest.compact(upto);
-        let mut triggers: Vec<TriggerRow> = triggers
-            .into_iter()
-            .filter(|e| e.diff > 0)
-            .map(|e| e.data)
-            .collect();
-        triggers.sort();
-        Folded {
-            crynux,
-            triggers,
-            closed,
-        }
+        notes.finish()
     }
 
     /// [`Outputs::compact`] of one worker's shard only: each worker can fold what it captured
     /// itself, in parallel with the others, instead of one thread folding them all.
     pub fn compact_shard(&self, worker: usize, upto: Millis) {
-        for capture in self.captures() {
-            capture.compact_shard(worker, upto);
+        for (_, _, store) in self.stores() {
+            store.compact_shard(worker, upto);
         }
     }
 
     /// Folds everything up to `upto` into the consolidated state (bounded memory in long runs).
     pub fn compact(&self, upto: Millis) {
-        for capture in self.captures() {
-            for shard in 0..capture.shards() {
-                capture.compact_shard(shard, upto);
+        for (_, _, store) in self.stores() {
+            for shard in 0..store.shards() {
+                store.compact_shard(shard, upto);
             }
         }
     }
-
-    fn captures(&self) -> [&dyn Compact; CAPTURES] {
-        [
-            &self.node_out,
-            &self.tasks,
-            &self.gpu_vram,
-            &self.pay,
-            &self.icp,
-            &self.sla,
-            &self.swap,
-            &self.relay,
-            &self.gpu_latest,
-        ]
-    }
 }
 
-/// What changed in the captured outputs between two folds, as a publication writes it.
-pub struct Folded {
-    pub crynux: CrynuxChanges,
-    /// Trigger rows added (every policy's), in order.
-    pub triggers: Vec<TriggerRow>,
-    /// A statement period closed: the statements are read again.
-    pub closed: bool,
-}
-
-/// How many collections [`Outputs`] captures.
-const CAPTURES: usize = 9;
-
-/// The input sessions of every policy's dataflow.
+/// One worker's feeds of every policy, and which of them reads each event kind.
 struct Inputs {
-    crynux: CrynuxInputs,
-    icp: IcpInputs,
-    sla: SlaInputs,
-    swap: SwapInputs,
-    relay: RelayInputs,
-    gpus: GpuInputs,
+    feeds: Vec<Box<dyn Feed>>,
+    /// Per kind (its index in [`KINDS`]), the feeds that read it.
+    routes: Vec<Vec<usize>>,
 }
 
 impl Inputs {
+    fn new(policies: &[Arc<dyn Policy>], feeds: Vec<Box<dyn Feed>>) -> Inputs {
+        let routes = KINDS
+            .iter()
+            .map(|kind| {
+                (0..policies.len())
+                    .filter(|&p| policies[p].reads().contains(kind))
+                    .collect()
+            })
+            .collect();
+        Inputs { feeds, routes }
+    }
+
     fn advance_to(&mut self, time: Millis) {
-        self.crynux.advance_to(time);
-        self.icp.advance_to(time);
-        self.sla.advance_to(time);
-        self.swap.advance_to(time);
-        self.relay.advance_to(time);
-        self.gpus.advance_to(time);
+        self.feeds.iter_mut().for_each(|f| f.advance_to(time));
     }
 
     fn flush(&mut self) {
-        self.crynux.flush();
-        self.icp.flush();
-        self.sla.flush();
-        self.swap.flush();
-        self.relay.flush();
-        self.gpus.flush();
+        self.feeds.iter_mut().for_each(|f| f.flush());
     }
 
     fn feed(&mut self, event: &Event, seq: u64) {
-        self.crynux.feed(event, seq);
-        self.icp.feed(event, seq);
-        self.sla.feed(event, seq);
-        self.swap.feed(event, seq);
-        self.relay.feed(event, seq);
-        self.gpus.feed(event, seq);
+        for &p in &self.routes[event.body.index()] {
+            self.feeds[p].feed(event, seq);
+        }
     }
 }
 
@@ -564,27 +425,24 @@ enum Gather {
 }
 
 /// Where one worker's capture sinks store, and how they report their progress.
-struct Capture {
+pub struct Sinks {
     probe: ProbeHandle<Millis>,
-    store: Arc<Outputs>,
     /// This worker's index among its process's workers.
     worker: usize,
     gather: Gather,
 }
 
-impl Capture {
-    /// Stores `collection`'s updates in `pick`'s shard of this worker; `index` is the capture's
-    /// place in [`Outputs`]' progress table.
-    fn sink<'s, D, R>(
+impl Sinks {
+    /// Stores `collection`'s updates in this worker's shard of `store`.
+    pub fn sink<'s, D, R>(
         &self,
-        index: usize,
         collection: Collection<'s, Millis, D, R>,
-        pick: fn(&Outputs) -> &Captured<D, R>,
+        store: &Arc<Captured<D, R>>,
     ) where
         D: timely::ExchangeData + Clone + Eq + Hash + Ord + Hashable<Output = u64>,
         R: Semigroup + timely::ExchangeData + Clone,
     {
-        let (store, worker, gather) = (Arc::clone(&self.store), self.worker, self.gather);
+        let (store, worker, gather) = (Arc::clone(store), self.worker, self.gather);
         let mut reported = 0;
         collection.probe_with(&self.probe).inner.sink(
             Exchange::new(move |(d, _, _): &(D, Millis, R)| match gather {
@@ -593,11 +451,11 @@ impl Capture {
             }),
             "Capture",
             move |(input, frontier)| {
-                input.for_each(|_, data| pick(&store).extend(worker, data.drain(..)));
+                input.for_each(|_, data| store.extend(worker, data.drain(..)));
                 let reached = frontier.frontier().first().copied().unwrap_or(Millis::MAX);
                 if reached != reported {
                     reported = reached;
-                    store.reached(index, worker, reached);
+                    store.frontiers[worker].store(reached, Ordering::SeqCst);
                 }
             },
         );
@@ -861,7 +719,7 @@ where
 {
     let workers = cluster.workers.max(1);
     let first_local = cluster.process * workers;
-    let outputs = Arc::new(Outputs::new(workers));
+    let outputs = Arc::new(Outputs::new(crate::policies::registry(config, workers)));
     let start = match &restore {
         Some(r) if cluster.addresses.len() > 1 => {
             return Err(format!(
@@ -888,25 +746,11 @@ where
             .unwrap_or_default(),
     );
     let shared = Arc::clone(&outputs);
-    let cfg = config.policy.crynux.clone();
-    let icp_cfg = config.policy.icp.clone();
-    let sla_cfg = config.policy.sla.clone();
-    let swap_cfg = config.policy.swap.clone();
-    let relay_cfg = config.policy.relay.clone();
     let grain = grain(config);
-    let period = config.statements.period;
     let all_settled = Arc::new(std::sync::Barrier::new(workers));
     let heard = crate::control::heard();
     let (process, processes) = (cluster.process, cluster.addresses.len().max(1));
     let guards = timely::execute(cluster.timely(), move |worker| {
-        let mut inputs = Inputs {
-            crynux: CrynuxInputs::new(&cfg),
-            icp: icp_inputs(cfg.slide.millis()),
-            sla: sla_inputs(&sla_cfg),
-            swap: swap_inputs(&swap_cfg, grain),
-            relay: relay_inputs(grain),
-            gpus: gpu_inputs(grain),
-        };
         let probe = ProbeHandle::new();
         // Sinks report progress by their index among this process's workers.
         let w = worker.index() - first_local;
@@ -927,29 +771,19 @@ where
             Some(states) => crate::checkpoint::StateRegistry::restoring(states),
             None => crate::checkpoint::StateRegistry::fresh(),
         };
-        let capture = Capture {
+        let sinks = Sinks {
             probe: probe.clone(),
-            store: Arc::clone(&shared),
             worker: w,
             gather,
         };
-        worker.dataflow::<Millis, _, _>(|scope| {
-            let icp = build_icp(scope.clone(), &states, &mut inputs.icp, &icp_cfg, period);
-            capture.sink(4, icp, |o| &o.icp);
-            let sla = build_sla(scope.clone(), &states, &mut inputs.sla, &sla_cfg, period);
-            capture.sink(5, sla, |o| &o.sla);
-            let swap = build_swap(scope.clone(), &states, &mut inputs.swap, &swap_cfg, period);
-            capture.sink(6, swap, |o| &o.swap);
-            let relay = build_relay(scope.clone(), &states, &mut inputs.relay, &relay_cfg);
-            capture.sink(7, relay, |o| &o.relay);
-            let gpus = build_gpu_latest(scope.clone(), &states, &mut inputs.gpus);
-            capture.sink(8, gpus, |o| &o.gpu_latest);
-            let out = build(scope, &states, &mut inputs.crynux, &cfg);
-            capture.sink(0, out.node_out, |o| &o.node_out);
-            capture.sink(1, out.tasks, |o| &o.tasks);
-            capture.sink(2, out.gpu_vram, |o| &o.gpu_vram);
-            capture.sink(3, out.pay, |o| &o.pay);
+        let policies = shared.policies();
+        let feeds = worker.dataflow::<Millis, _, _>(|scope| {
+            policies
+                .iter()
+                .map(|policy| policy.build(scope.clone(), &states, &sinks))
+                .collect()
         });
+        let inputs = Inputs::new(policies, feeds);
         if let Err(e) = states.borrow().check() {
             panic!("the checkpoint does not fit this version's dataflow: {e} (remove the checkpoint directory to start from the log)");
         }

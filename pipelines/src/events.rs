@@ -315,25 +315,30 @@ impl Event {
 
 impl Body {
     pub fn kind(&self) -> &'static str {
+        KINDS[self.index()]
+    }
+
+    /// The kind's place in [`KINDS`].
+    pub fn index(&self) -> usize {
         match self {
-            Body::NodeRegistered { .. } => "node_registered",
-            Body::NodeLeft { .. } => "node_left",
-            Body::GpuSample(_) => "gpu_sample",
-            Body::TaskRound { .. } => "task_round",
-            Body::TaskSlashed { .. } => "task_slashed",
-            Body::TaskFee { .. } => "task_fee",
-            Body::BlockMakerCounters { .. } => "block_maker_counters",
-            Body::BlockRound { .. } => "block_round",
-            Body::RewardRate { .. } => "reward_rate",
-            Body::Probe { .. } => "probe",
-            Body::Request { .. } => "request",
-            Body::Rating { .. } => "rating",
-            Body::ChunkTransfer { .. } => "chunk_transfer",
-            Body::Refresh { .. } => "refresh",
-            Body::Cheque { .. } => "cheque",
-            Body::PeerCapacity { .. } => "peer_capacity",
-            Body::ContractUsage { .. } => "contract_usage",
-            Body::ContractRequest { .. } => "contract_request",
+            Body::NodeRegistered { .. } => 0,
+            Body::NodeLeft { .. } => 1,
+            Body::GpuSample(_) => 2,
+            Body::TaskRound { .. } => 3,
+            Body::TaskSlashed { .. } => 4,
+            Body::TaskFee { .. } => 5,
+            Body::BlockMakerCounters { .. } => 6,
+            Body::BlockRound { .. } => 7,
+            Body::RewardRate { .. } => 8,
+            Body::Probe { .. } => 9,
+            Body::Request { .. } => 10,
+            Body::Rating { .. } => 11,
+            Body::ChunkTransfer { .. } => 12,
+            Body::Refresh { .. } => 13,
+            Body::Cheque { .. } => 14,
+            Body::PeerCapacity { .. } => 15,
+            Body::ContractUsage { .. } => 16,
+            Body::ContractRequest { .. } => 17,
         }
     }
 }

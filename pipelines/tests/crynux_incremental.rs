@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, GpuSample, Round, RoundStatus};
+use meritflow_pipelines::policies::crynux::policy::CrynuxPolicy;
 use meritflow_pipelines::policies::crynux::scores::{
-    finish, network_json, node_row, ScoreBook, NETWORK_KEY,
+    finish, network_json, node_row, CrynuxChanges, ScoreBook, NETWORK_KEY,
 };
 use meritflow_pipelines::policies::crynux::tables::tables;
 use meritflow_pipelines::policies::crynux::{reference, CrynuxConfig};
@@ -117,7 +118,7 @@ proptest! {
         let mid = slot(BASE + middle * 15_000, slide).min(end);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let incremental = outputs.crynux(as_of);
+            let incremental = outputs.policy::<CrynuxPolicy>().unwrap().parts(as_of);
             let plain = reference::parts(&events, as_of, cfg);
             prop_assert_eq!(&incremental, &plain, "as of {}", as_of);
         }
@@ -153,9 +154,10 @@ fn scores_topic_mismatches(events: Vec<(Event, u64)>, workers: usize) -> Vec<Str
                 session.complete_through(t);
                 let outputs = session.outputs();
                 let dirty = match book.as_mut() {
-                    Some(book) => book.apply(&outputs.fold(t).crynux),
+                    Some(book) => book.apply(outputs.fold(t).changes::<CrynuxChanges>().unwrap()),
                     None => {
-                        let whole = ScoreBook::of(&outputs.crynux(t));
+                        let whole =
+                            ScoreBook::of(&outputs.policy::<CrynuxPolicy>().unwrap().parts(t));
                         outputs.compact(t);
                         book.insert(whole).nodes()
                     }
@@ -178,7 +180,8 @@ fn scores_topic_mismatches(events: Vec<(Event, u64)>, workers: usize) -> Vec<Str
                 let network = network_json(&book.network(t, &cfg), &cfg);
                 topic.insert(NETWORK_KEY.to_owned(), Value::Object(network));
                 let mut finished = finish(&topic).expect("finishable");
-                let table = tables(&outputs.crynux(t), t, &cfg).swap_remove(1);
+                let table = tables(&outputs.policy::<CrynuxPolicy>().unwrap().parts(t), t, &cfg)
+                    .swap_remove(1);
                 let mut mismatches = found.lock().expect("mismatches");
                 for i in 0..table.rows.len() {
                     let want = table.row_json(i);
@@ -268,7 +271,7 @@ fn kickout_fires_in_both() {
     let as_of = BASE + 5 * 60_000;
     let outputs =
         engine::replay(&config, 1, events.clone(), as_of, as_of, Arc::new(|_| {})).unwrap();
-    let parts = outputs.crynux(as_of);
+    let parts = outputs.policy::<CrynuxPolicy>().unwrap().parts(as_of);
     assert_eq!(
         parts,
         reference::parts(&events, as_of, &config.policy.crynux)

@@ -190,6 +190,9 @@ proptest! {
         let event = Event { ts, body };
         let json = event.to_json();
         let back = decode(json.as_bytes());
+        // `kind()` (and the engine's routing by `index()`) names what the JSON says.
+        let tagged: serde_json::Value = serde_json::from_str(&json).unwrap();
+        prop_assert_eq!(tagged["kind"].as_str(), Some(event.kind()));
         prop_assert_eq!(back, Ok(event), "{}", json);
     }
 

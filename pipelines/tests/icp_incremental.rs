@@ -12,6 +12,7 @@ use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{BlockOutcome, Body, Event};
 use meritflow_pipelines::policies::icp::config::Type3Algorithm;
+use meritflow_pipelines::policies::icp::policy::IcpPolicy;
 use meritflow_pipelines::policies::icp::reference::icp_reference;
 use meritflow_pipelines::policies::icp::tables::IcpParts;
 use meritflow_pipelines::statement::Period;
@@ -111,7 +112,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 7 * 60_000, slide);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let incremental = outputs.icp(as_of, &config.policy.icp);
+            let incremental = outputs.policy::<IcpPolicy>().unwrap().parts(as_of);
             let plain = icp_reference(&events, as_of, slide, &config.policy.icp, config.statements.period);
             prop_assert!(incremental == plain, "as of {}: {}", as_of, first_difference(&incremental, &plain));
         }
@@ -173,7 +174,7 @@ fn a_month_closes_into_a_statement() {
         Arc::new(|_| {}),
     )
     .unwrap();
-    let parts = outputs.icp(as_of, &config.policy.icp);
+    let parts = outputs.policy::<IcpPolicy>().unwrap().parts(as_of);
     assert_eq!(
         parts,
         icp_reference(
@@ -206,7 +207,7 @@ fn a_month_closes_into_a_statement() {
         ]
     );
     assert!(parts.statements.iter().all(|r| r.period == "2026-10"));
-    let before = outputs.icp(as_of - 60_000, &config.policy.icp);
+    let before = outputs.policy::<IcpPolicy>().unwrap().parts(as_of - 60_000);
     assert!(
         before.statements.is_empty(),
         "not before the grace has passed"

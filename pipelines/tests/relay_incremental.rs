@@ -11,6 +11,7 @@ use std::sync::Arc;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, Resources};
+use meritflow_pipelines::policies::relay::policy::RelayPolicy;
 use meritflow_pipelines::policies::relay::reference::relay_reference;
 use meritflow_pipelines::policies::relay::state::RelayOut;
 use meritflow_pipelines::time::{slot, Span};
@@ -75,7 +76,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 30_000, grain);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let parts = outputs.relay(as_of);
+            let parts = outputs.policy::<RelayPolicy>().unwrap().parts(as_of);
             let mut rows: Vec<RelayOut> = parts.rows.into_iter().map(RelayOut::Row).collect();
             rows.extend(parts.changes.into_iter().map(RelayOut::Change));
             rows.sort();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, GpuSample, Priority};
+use meritflow_pipelines::policies::sla::policy::SlaPolicy;
 use meritflow_pipelines::policies::sla::reference::sla_reference;
 use meritflow_pipelines::policies::sla::state::SlaOut;
 use meritflow_pipelines::statement::Period;
@@ -98,7 +99,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 3 * 60_000, slide);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let mut incremental = outputs.sla(as_of, &config.policy.sla);
+            let mut incremental = outputs.policy::<SlaPolicy>().unwrap().parts(as_of);
             let mut rows: Vec<SlaOut> = Vec::new();
             rows.extend(incremental.targets.take().map(SlaOut::Targets));
             rows.extend(incremental.nodes.into_iter().map(|(n, f)| SlaOut::Node(n, f)));

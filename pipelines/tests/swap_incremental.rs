@@ -12,6 +12,7 @@ use std::sync::Arc;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, ChunkPrice, Event};
+use meritflow_pipelines::policies::swap::policy::SwapPolicy;
 use meritflow_pipelines::policies::swap::reference::swap_reference;
 use meritflow_pipelines::policies::swap::state::SwapOut;
 use meritflow_pipelines::statement::Period;
@@ -96,7 +97,7 @@ proptest! {
         let mid = slot(BASE + middle * STEP + 5 * 60_000, grain);
         let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
         for as_of in [mid, end] {
-            let rows = rows_of(outputs.swap(as_of));
+            let rows = rows_of(outputs.policy::<SwapPolicy>().unwrap().parts(as_of));
             let plain = swap_reference(&events, as_of, grain, &config.policy.swap, period);
             let diff = common::first_difference("rows", &rows, &plain).unwrap_or_default();
             prop_assert!(rows == plain, "as of {}: {}", as_of, diff);

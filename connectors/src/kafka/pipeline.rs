@@ -27,8 +27,9 @@ use meritflow_pipelines::engine::{self, Cluster, Outputs, Restore, Session, Work
 use meritflow_pipelines::events::decode;
 use meritflow_pipelines::flood::FloodGuard;
 use meritflow_pipelines::id::Id;
+use meritflow_pipelines::policies::crynux::policy::CrynuxPolicy;
 use meritflow_pipelines::policies::crynux::scores::{
-    fingerprint, network_json, node_row, ScoreBook, NETWORK_KEY,
+    fingerprint, network_json, node_row, CrynuxChanges, ScoreBook, NETWORK_KEY,
 };
 use meritflow_pipelines::snapshot::{closed_statements, LatestTables, PolicySnapshot};
 use meritflow_pipelines::statement::{statement_table, StatementRow};
@@ -844,7 +845,7 @@ impl Publisher<'_> {
         let Ok(outputs) = outputs.recv() else {
             return self.summary.clone(); // the dataflow never started
         };
-        let latest = Arc::new(LatestTables::new(Arc::clone(&outputs), self.config));
+        let latest = Arc::new(LatestTables::new(Arc::clone(&outputs)));
         let interval = Duration::from_millis(self.config.kafka.publish_interval.millis());
         let mut next = Instant::now() + interval;
         loop {
@@ -1110,12 +1111,14 @@ impl Publisher<'_> {
                 let started = Instant::now();
                 let folded = outputs.fold(through);
                 let fold_ms = started.elapsed().as_millis() as u64;
-                let dirty = book.apply(&folded.crynux);
+                let dirty = folded
+                    .changes::<CrynuxChanges>()
+                    .map_or_else(Vec::new, |changes| book.apply(changes));
                 let apply_ms = started.elapsed().as_millis() as u64 - fold_ms;
                 self.write_scores(&dirty, through);
                 self.write_triggers(&trigger_table(&folded.triggers), through);
                 if folded.closed {
-                    self.write_statements(&closed_statements(outputs, through, self.config));
+                    self.write_statements(&closed_statements(outputs, through));
                 }
                 tracing::debug!(
                     fold_ms,
@@ -1128,8 +1131,15 @@ impl Publisher<'_> {
                 );
             }
             None => {
-                let snapshot = PolicySnapshot::take(outputs, through, self.config);
-                self.book = Some(ScoreBook::of(&outputs.crynux(through)));
+                let snapshot = PolicySnapshot::take(outputs, through);
+                // The scores topic is crynux's: without it, the book stays empty.
+                self.book = Some(
+                    outputs
+                        .policy::<CrynuxPolicy>()
+                        .map_or_else(ScoreBook::default, |crynux| {
+                            ScoreBook::of(&crynux.parts(through))
+                        }),
+                );
                 // Every node of the book, and every key written before a restart that is gone.
                 let mut all: Vec<Id> = self.scores.keys().cloned().collect();
                 all.extend(self.book.as_ref().map_or(Vec::new(), ScoreBook::nodes));

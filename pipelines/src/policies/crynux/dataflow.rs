@@ -96,6 +96,20 @@ impl CrynuxInputs {
         }
     }
 }
+impl crate::policy::Feed for CrynuxInputs {
+    fn feed(&mut self, event: &Event, seq: u64) {
+        CrynuxInputs::feed(self, event, seq);
+    }
+
+    fn advance_to(&mut self, time: Millis) {
+        CrynuxInputs::advance_to(self, time);
+    }
+
+    fn flush(&mut self) {
+        CrynuxInputs::flush(self);
+    }
+}
+
 /// Builds the dataflow in `scope` over the sessions of `inputs`.
 pub fn build<'s>(
     scope: Scope<'s, Millis>,

@@ -5,6 +5,7 @@ pub mod dataflow;
 pub mod formulas;
 pub mod late;
 pub mod node_machine;
+pub mod policy;
 pub mod reference;
 pub mod scores;
 pub mod tables;

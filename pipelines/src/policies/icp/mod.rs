@@ -8,6 +8,7 @@ pub mod explain;
 pub mod formulas;
 pub mod live;
 pub mod period;
+pub mod policy;
 pub mod reference;
 pub mod state;
 pub mod tables;

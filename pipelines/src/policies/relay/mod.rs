@@ -6,6 +6,7 @@ pub mod config;
 pub mod dataflow;
 pub mod formulas;
 pub mod pav;
+pub mod policy;
 pub mod reference;
 pub mod state;
 pub mod tables;

@@ -7,6 +7,7 @@ pub mod explain;
 pub mod formulas;
 pub mod median;
 pub mod network;
+pub mod policy;
 pub mod reference;
 pub mod standing;
 pub mod state;

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod dataflow;
 pub mod ledger;
+pub mod policy;
 pub mod reference;
 pub mod state;
 pub mod tables;

@@ -140,16 +140,7 @@ impl SwapInput {
     }
 }
 
-/// A valid event the policy rejected, for the `rejects` table.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PolicyReject {
-    pub seq: u64,
-    pub ts: Millis,
-    pub kind: String,
-    pub reason: String,
-    /// The event as the policy read it.
-    pub payload: String,
-}
+pub use crate::policy::PolicyReject;
 
 /// A pair's income within one closed period.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -17,6 +17,8 @@ use crate::moments::{moments, EventInputs, MomentState};
 use crate::table::{int, opt_int, timestamp, ColumnType::*, Table};
 use crate::time::Millis;
 
+pub mod policy;
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct GpuLatest {
     pub node: Id,

@@ -1,0 +1,98 @@
+//! The icp policy as the engine runs it: closed days' rows and statements, and the open days'
+//! live rows, captured as they come.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use timely::dataflow::Scope;
+
+use super::config::IcpConfig;
+use super::dataflow::{build, inputs};
+use super::state::IcpOut;
+use super::tables::{tables, IcpParts};
+use crate::checkpoint::States;
+use crate::config::Config;
+use crate::engine::{CaptureStore, Captured, Sinks};
+use crate::policy::{Feed, FoldNotes, Policy, View};
+use crate::statement::{Period, StatementRow};
+use crate::time::Millis;
+
+pub struct IcpPolicy {
+    cfg: IcpConfig,
+    /// Its events count at the crynux slide's boundaries (as they always have).
+    slide: Millis,
+    period: Period,
+    rows: Arc<Captured<IcpOut>>,
+}
+
+impl IcpPolicy {
+    pub fn new(config: &Config, workers: usize) -> IcpPolicy {
+        IcpPolicy {
+            cfg: config.policy.icp.clone(),
+            slide: config.policy.crynux.slide.millis(),
+            period: config.statements.period,
+            rows: Arc::new(Captured::new(workers)),
+        }
+    }
+
+    /// The icp rows as of `as_of` (a completed time).
+    pub fn parts(&self, as_of: Millis) -> IcpParts {
+        IcpParts::from_rows(self.rows.snapshot(as_of), &self.cfg)
+    }
+}
+
+impl Policy for IcpPolicy {
+    fn name(&self) -> &'static str {
+        "icp"
+    }
+
+    fn reads(&self) -> &'static [&'static str] {
+        &[
+            "node_registered",
+            "node_left",
+            "block_maker_counters",
+            "block_round",
+            "reward_rate",
+        ]
+    }
+
+    fn build(&self, scope: Scope<'_, Millis>, states: &States, sinks: &Sinks) -> Box<dyn Feed> {
+        let mut inputs = inputs(self.slide);
+        sinks.sink(
+            build(scope, states, &mut inputs, &self.cfg, self.period),
+            &self.rows,
+        );
+        Box::new(inputs)
+    }
+
+    fn captures(&self) -> Vec<(&'static str, &dyn CaptureStore)> {
+        vec![("rows", &*self.rows)]
+    }
+
+    fn view(&self, as_of: Millis) -> View {
+        let parts = self.parts(as_of);
+        View {
+            tables: tables(&parts),
+            triggers: Vec::new(),
+            statements: parts.statements.clone(),
+            rejects: Vec::new(),
+            parts: Box::new(parts),
+        }
+    }
+
+    fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
+        self.parts(as_of).statements
+    }
+
+    fn fold(&self, upto: Millis, notes: &mut FoldNotes) {
+        self.rows.fold_with(upto, |row, diff| {
+            if matches!(row, IcpOut::Statement(_)) && *diff > 0 {
+                notes.closed();
+            }
+        });
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
