@@ -150,9 +150,7 @@ pub fn answer(
 
 /// A finished replay: the outputs complete through `as_of`, and what did not count.
 pub struct Replayed {
-    pub config: meritflow_pipelines::config::Config,
-    pub as_of: Millis,
-    /// Every policy's tables and rows as of `as_of`.
+    /// Every policy's tables and rows as of the replay's moment.
     pub policies: PolicySnapshot,
     /// Process 0 of the cluster (or the only process): it holds the results and prints them.
     pub primary: bool,
@@ -231,8 +229,6 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         crate::statements::persist(&store, &policies.closed_statements())?;
     }
     Ok(Replayed {
-        config,
-        as_of,
         policies,
         primary,
         store,

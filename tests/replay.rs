@@ -302,3 +302,36 @@ fn task_events_past_their_grace_are_listed_not_lost() {
         String::from_utf8_lossy(&output.stderr).contains("1 task events came more than task_grace")
     );
 }
+
+/// `explain` goes through the policy interface: a policy without an explanation, or a name no
+/// policy has, is one clear error naming what there is.
+#[test]
+fn explain_names_the_policies_it_can_explain() {
+    let events = cases().join("swap-example.jsonl");
+    let store = scratch("explain-policies-store");
+    let run = |policy: &str| {
+        let out = meritflow(&[
+            "explain",
+            "--policy",
+            policy,
+            "--node",
+            "a",
+            "--events",
+            events.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success(), "{policy}: explain should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let unsupported = run("relay");
+    assert!(
+        unsupported.contains("the relay policy has no explain yet (these do: icp, sla)"),
+        "{unsupported}"
+    );
+    let unknown = run("nope");
+    assert!(
+        unknown.contains("no policy is named `nope`") && unknown.contains("crynux, icp, sla"),
+        "{unknown}"
+    );
+}

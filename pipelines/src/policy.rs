@@ -76,6 +76,29 @@ impl View {
     }
 }
 
+/// What `explain` is asked about: a node, and for policies with daily rows, a UTC day.
+#[derive(Clone, Copy, Debug)]
+pub struct ExplainRequest<'a> {
+    pub node: &'a str,
+    /// Days since 1970-01-01.
+    pub day: Option<i32>,
+}
+
+/// Why `explain` has no explanation to give.
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    #[error("the {policy} policy has no explain yet (these do: {supported})")]
+    Unsupported {
+        policy: &'static str,
+        supported: String,
+    },
+    #[error("no policy is named `{policy}` in this run (these are: {known})")]
+    UnknownPolicy { policy: String, known: String },
+    /// The node (or its day) is not in the policy's rows; the text says what is.
+    #[error("{0}")]
+    NotFound(String),
+}
+
 /// What a publication learns while folding the captures (see [`Policy::fold`]).
 #[derive(Default)]
 pub struct FoldNotes {
@@ -161,6 +184,26 @@ pub trait Policy: Send + Sync + Any {
     /// Folds its captures up to `upto` (later reads are at or after it) and notes in `notes`
     /// what a publication writes: trigger rows, period closes, its own changes.
     fn fold(&self, upto: Millis, notes: &mut FoldNotes);
+
+    /// Tells, step by step, how `request`'s figures in `view` (this policy's, as of `as_of`)
+    /// came out.
+    fn explain(
+        &self,
+        view: &View,
+        as_of: Millis,
+        request: ExplainRequest<'_>,
+    ) -> Result<String, ExplainError> {
+        let _ = (view, as_of, request);
+        Err(ExplainError::Unsupported {
+            policy: self.name(),
+            supported: String::new(),
+        })
+    }
+
+    /// Whether [`Policy::explain`] gives explanations.
+    fn explains(&self) -> bool {
+        false
+    }
 
     fn as_any(&self) -> &dyn Any;
 }

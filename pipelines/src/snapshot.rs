@@ -1,8 +1,10 @@
 //! Every policy's tables as of one completed moment, assembled once for the CLI, the Kafka
 //! publisher and the SQL layer: the shared `triggers` table gathers every policy's edges.
 
+use std::sync::Arc;
+
 use crate::engine::Outputs;
-use crate::policy::{PolicyReject, View};
+use crate::policy::{ExplainError, ExplainRequest, Policy, PolicyReject, View};
 use crate::statement::StatementRow;
 use crate::table::Table;
 use crate::time::Millis;
@@ -11,8 +13,9 @@ use crate::triggers::trigger_table;
 pub struct PolicySnapshot {
     /// Every policy table, then `triggers` (not `statements`, which the store serves).
     pub tables: Vec<Table>,
-    /// Each policy's view, by name, its tables moved into `tables`.
-    views: Vec<(&'static str, View)>,
+    /// Each policy's view, its tables moved into `tables`.
+    views: Vec<(Arc<dyn Policy>, View)>,
+    as_of: Millis,
 }
 
 impl PolicySnapshot {
@@ -26,11 +29,15 @@ impl PolicySnapshot {
                 let mut view = policy.view(as_of);
                 tables.append(&mut view.tables);
                 triggers.extend(view.triggers.iter().cloned());
-                (policy.name(), view)
+                (Arc::clone(policy), view)
             })
             .collect();
         tables.push(trigger_table(&triggers));
-        PolicySnapshot { tables, views }
+        PolicySnapshot {
+            tables,
+            views,
+            as_of,
+        }
     }
 
     /// The statements of the periods closed so far, every policy's.
@@ -50,7 +57,37 @@ impl PolicySnapshot {
     pub fn rejects(&self) -> impl Iterator<Item = (&'static str, &PolicyReject)> {
         self.views
             .iter()
-            .flat_map(|(name, view)| view.rejects.iter().map(move |r| (*name, r)))
+            .flat_map(|(policy, view)| view.rejects.iter().map(move |r| (policy.name(), r)))
+    }
+
+    /// How `request`'s figures of policy `policy` came out (see [`Policy::explain`]).
+    pub fn explain(
+        &self,
+        policy: &str,
+        request: ExplainRequest<'_>,
+    ) -> Result<String, ExplainError> {
+        let names = |keep: fn(&dyn Policy) -> bool| {
+            let names: Vec<&str> = self
+                .views
+                .iter()
+                .filter(|(p, _)| keep(p.as_ref()))
+                .map(|(p, _)| p.name())
+                .collect();
+            names.join(", ")
+        };
+        let Some((found, view)) = self.views.iter().find(|(p, _)| p.name() == policy) else {
+            return Err(ExplainError::UnknownPolicy {
+                policy: policy.to_owned(),
+                known: names(|_| true),
+            });
+        };
+        match found.explain(view, self.as_of, request) {
+            Err(ExplainError::Unsupported { policy, .. }) => Err(ExplainError::Unsupported {
+                policy,
+                supported: names(|p| p.explains()),
+            }),
+            result => result,
+        }
     }
 }
 

@@ -8,14 +8,15 @@ use timely::dataflow::Scope;
 
 use super::config::IcpConfig;
 use super::dataflow::{build, inputs};
+use super::explain::{days_of, explain};
 use super::state::IcpOut;
 use super::tables::{tables, IcpParts};
 use crate::checkpoint::States;
 use crate::config::Config;
 use crate::engine::{CaptureStore, Captured, Sinks};
-use crate::policy::{Feed, FoldNotes, Policy, View};
+use crate::policy::{ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
 use crate::statement::{Period, StatementRow};
-use crate::time::Millis;
+use crate::time::{format_date, Millis};
 
 pub struct IcpPolicy {
     cfg: IcpConfig,
@@ -90,6 +91,41 @@ impl Policy for IcpPolicy {
                 notes.closed();
             }
         });
+    }
+
+    /// One node's reward for one day (the request's `day`, required).
+    fn explain(
+        &self,
+        view: &View,
+        _as_of: Millis,
+        request: ExplainRequest<'_>,
+    ) -> Result<String, ExplainError> {
+        let parts: &IcpParts = view.parts().expect("the icp view holds IcpParts");
+        let Some(day) = request.day else {
+            return Err(ExplainError::NotFound(
+                "icp explains one day of a node: give the day (--day YYYY-MM-DD)".to_owned(),
+            ));
+        };
+        explain(parts, request.node, day, &self.cfg).ok_or_else(|| {
+            let days: Vec<String> = days_of(parts, request.node)
+                .into_iter()
+                .map(format_date)
+                .collect();
+            let known = if days.is_empty() {
+                "it has no icp row on any day (not rewardable: registered with provider, region and node_type?)".to_owned()
+            } else {
+                format!("its days: {}", days.join(", "))
+            };
+            ExplainError::NotFound(format!(
+                "node {} has no icp row on {}; {known}",
+                request.node,
+                format_date(day)
+            ))
+        })
+    }
+
+    fn explains(&self) -> bool {
+        true
     }
 
     fn as_any(&self) -> &dyn Any {

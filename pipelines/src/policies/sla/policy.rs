@@ -8,12 +8,13 @@ use timely::dataflow::Scope;
 
 use super::config::SlaConfig;
 use super::dataflow::{build, inputs};
+use super::explain::explain;
 use super::state::SlaOut;
 use super::tables::{tables, SlaParts};
 use crate::checkpoint::States;
 use crate::config::Config;
 use crate::engine::{CaptureStore, Captured, Sinks};
-use crate::policy::{Feed, FoldNotes, Policy, View};
+use crate::policy::{ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
 use crate::statement::{Period, StatementRow};
 use crate::time::Millis;
 
@@ -88,6 +89,22 @@ impl Policy for SlaPolicy {
             SlaOut::Statement(_) if *diff > 0 => notes.closed(),
             _ => {}
         });
+    }
+
+    /// Every target, figure and part of the node's performance as of `as_of`, and its penalty
+    /// history.
+    fn explain(
+        &self,
+        view: &View,
+        as_of: Millis,
+        request: ExplainRequest<'_>,
+    ) -> Result<String, ExplainError> {
+        let parts: &SlaParts = view.parts().expect("the sla view holds SlaParts");
+        explain(parts, request.node, as_of, &self.cfg).map_err(ExplainError::NotFound)
+    }
+
+    fn explains(&self) -> bool {
+        true
     }
 
     fn as_any(&self) -> &dyn Any {
