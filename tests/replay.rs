@@ -335,3 +335,48 @@ fn explain_names_the_policies_it_can_explain() {
         "{unknown}"
     );
 }
+
+/// `[engine] policies` runs only the policies named: the others write no table, trigger or
+/// statement, and what the named ones show is unchanged.
+#[test]
+fn only_the_configured_policies_run() {
+    let events = cases().join("crynux-basic.jsonl");
+    let query = cases().join("crynux-basic.sql");
+    let config = scratch("crynux-only.toml");
+    std::fs::write(&config, "[engine]\npolicies = [\"crynux\"]\n").unwrap();
+    let with = |extra: &[&str]| {
+        let mut args = vec!["--query-file", query.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        stdout(&replay_csv(&events, &[], &args))
+    };
+    assert_eq!(with(&["--config", config.to_str().unwrap()]), with(&[]));
+    let tables = stdout(&replay_csv(
+        &events,
+        &["SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"],
+        &["--config", config.to_str().unwrap()],
+    ));
+    for absent in [
+        "sla",
+        "icp_node_daily",
+        "swap_balances",
+        "relay",
+        "gpu_latest",
+    ] {
+        assert!(
+            !tables.lines().any(|l| l == absent),
+            "{absent} is there:\n{tables}"
+        );
+    }
+    for present in ["crynux_qos", "triggers", "statements", "rejects"] {
+        assert!(
+            tables.lines().any(|l| l == present),
+            "{present} missing:\n{tables}"
+        );
+    }
+    let others = stdout(&replay_csv(
+        &events,
+        &["SELECT count(*) AS n FROM statements WHERE policy <> 'crynux'"],
+        &["--config", config.to_str().unwrap()],
+    ));
+    assert_eq!(others.trim(), "n\n0");
+}

@@ -35,6 +35,9 @@ pub struct EngineConfig {
     /// policy's slide must be a whole number of it. None: the greatest common divisor of the
     /// policies' slides.
     pub grain: Option<Span>,
+    /// The policies that run, by name; None: all of [`crate::policies::NAMES`]. A policy left
+    /// out reads no event, holds no state and writes no table, trigger or statement.
+    pub policies: Option<Vec<String>>,
 }
 
 impl Config {
@@ -45,6 +48,36 @@ impl Config {
             let slides = [self.policy.crynux.slide, self.policy.sla.slide];
             Span(slides.iter().fold(0, |g, s| gcd(g, s.millis())))
         })
+    }
+}
+
+impl Config {
+    /// Whether policy `name` runs ([`EngineConfig::policies`]).
+    pub fn runs(&self, name: &str) -> bool {
+        self.engine
+            .policies
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
+
+impl EngineConfig {
+    fn problems(&self) -> Vec<String> {
+        let Some(names) = &self.policies else {
+            return Vec::new();
+        };
+        let known = crate::policies::NAMES.join(", ");
+        let mut problems: Vec<String> = names
+            .iter()
+            .filter(|n| !crate::policies::NAMES.contains(&n.as_str()))
+            .map(|n| format!("engine.policies: no policy is named `{n}` (known: {known})"))
+            .collect();
+        if names.is_empty() {
+            problems.push(format!(
+                "engine.policies is empty: name the policies to run (known: {known}), or remove it to run them all"
+            ));
+        }
+        problems
     }
 }
 
@@ -142,7 +175,8 @@ impl Config {
 
     pub fn validate(&self, source_name: &str) -> Result<(), ConfigError> {
         let grain = self.grain();
-        let mut problems = self.policy.crynux.problems();
+        let mut problems = self.engine.problems();
+        problems.extend(self.policy.crynux.problems());
         if grain.millis() == 0 {
             problems.push("engine.grain must be positive".to_owned());
         } else if self.policy.crynux.slide.millis() % grain.millis() != 0 {
@@ -180,6 +214,9 @@ pub const DEFAULTS_TOML: &str = r#"# meritflow.toml — every field with its def
 # a whole number of it. Unset: the greatest common divisor of policy.crynux.slide and
 # policy.sla.slide (1m with the defaults).
 # grain = "1m"
+# The policies that run (unset: all of them). A policy left out reads no event, holds no state
+# and writes no table, trigger or statement: name only those your network uses.
+# policies = ["crynux", "icp", "sla", "swap", "relay", "gpu_latest"]
 
 # Policy `crynux`: node QoS for a GPU task network (shared/reference/crynux-qos.md).
 [policy.crynux]
@@ -449,6 +486,24 @@ mod tests {
             err.contains("policy.crynux.slide (1m) must be a whole number of engine.grain (40s)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn only_known_policies_can_be_chosen() {
+        let config = Config::from_toml("[engine]\npolicies = [\"crynux\"]\n", "m.toml").unwrap();
+        assert!(config.runs("crynux") && !config.runs("sla"));
+        assert!(Config::default().runs("sla"));
+        let err = Config::from_toml("[engine]\npolicies = [\"crynux\", \"qos\"]\n", "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("engine.policies: no policy is named `qos` (known: crynux, icp, sla, swap, relay, gpu_latest)"),
+            "{err}"
+        );
+        let err = Config::from_toml("[engine]\npolicies = []\n", "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("engine.policies is empty"), "{err}");
     }
 
     #[test]

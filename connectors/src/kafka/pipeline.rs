@@ -1160,6 +1160,9 @@ impl Publisher<'_> {
     /// value when a node left `crynux_qos`), then the network's row: see
     /// `meritflow_pipelines::policies::crynux::scores`.
     fn write_scores(&mut self, nodes: &[Id], through: Millis) {
+        if !self.config.runs("crynux") {
+            return; // the scores topic is crynux's
+        }
         let Some(book) = &mut self.book else { return };
         let topic = &self.config.kafka.scores_topic;
         let as_of = format_rfc3339(through);

@@ -13,16 +13,57 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::policy::Policy;
 
-/// Every policy of this version, made for one run on `workers` workers per process, in the
-/// order their tables are listed and their captures checkpointed. Adding a policy is its folder
-/// and one line here.
+/// Makes one policy for a run on `workers` workers per process.
+type Make = fn(&Config, usize) -> Arc<dyn Policy>;
+
+/// Every policy of this version, in the order their tables are listed and their captures
+/// checkpointed. Adding a policy is its folder and one line here.
+const POLICIES: [(&str, Make); 6] = [
+    ("crynux", |c, w| {
+        Arc::new(crynux::policy::CrynuxPolicy::new(c, w))
+    }),
+    ("icp", |c, w| Arc::new(icp::policy::IcpPolicy::new(c, w))),
+    ("sla", |c, w| Arc::new(sla::policy::SlaPolicy::new(c, w))),
+    ("swap", |c, w| Arc::new(swap::policy::SwapPolicy::new(c, w))),
+    ("relay", |c, w| {
+        Arc::new(relay::policy::RelayPolicy::new(c, w))
+    }),
+    ("gpu_latest", |c, w| {
+        Arc::new(gpu_latest::policy::GpuLatestPolicy::new(c, w))
+    }),
+];
+
+/// The names of every policy of this version, in registry order.
+pub const NAMES: [&str; POLICIES.len()] = {
+    let mut names = [""; POLICIES.len()];
+    let mut i = 0;
+    while i < POLICIES.len() {
+        names[i] = POLICIES[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// The policies `config` runs (`[engine] policies`), made for one run on `workers` workers
+/// per process, in registry order.
 pub fn registry(config: &Config, workers: usize) -> Vec<Arc<dyn Policy>> {
-    vec![
-        Arc::new(crynux::policy::CrynuxPolicy::new(config, workers)),
-        Arc::new(icp::policy::IcpPolicy::new(config, workers)),
-        Arc::new(sla::policy::SlaPolicy::new(config, workers)),
-        Arc::new(swap::policy::SwapPolicy::new(config, workers)),
-        Arc::new(relay::policy::RelayPolicy::new(config, workers)),
-        Arc::new(gpu_latest::policy::GpuLatestPolicy::new(config, workers)),
-    ]
+    POLICIES
+        .iter()
+        .filter(|(name, _)| config.runs(name))
+        .map(|(_, make)| make(config, workers))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_policy_is_registered_under_its_own_name() {
+        let made: Vec<&str> = registry(&Config::default(), 1)
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        assert_eq!(made, NAMES);
+    }
 }
