@@ -24,7 +24,7 @@ use timely::worker::Worker;
 use crate::config::Config;
 use crate::control::Control;
 use crate::events::{Event, KINDS};
-use crate::policy::{Feed, FoldNotes, Folded, Policy};
+use crate::policy::{AsAny, Feed, FoldNotes, Folded, Policy};
 use crate::time::{slot, Millis};
 
 /// Accumulated updates of one output collection, with differences of type `R` (multiplicities,
@@ -289,7 +289,8 @@ impl Outputs {
     pub fn policy<P: Policy>(&self) -> Option<&P> {
         self.policies
             .iter()
-            .find_map(|p| p.as_any().downcast_ref::<P>())
+            // Through `&dyn Policy`: the `Arc` is `Any` itself and would never downcast to `P`.
+            .find_map(|p| AsAny::as_any(p.as_ref()).downcast_ref::<P>())
     }
 
     fn stores(&self) -> impl Iterator<Item = (&'static str, &'static str, &dyn CaptureStore)> {

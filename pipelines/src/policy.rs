@@ -70,6 +70,32 @@ pub struct View {
 }
 
 impl View {
+    /// A view of `tables` made from `parts`, with no trigger, statement or reject.
+    pub fn new(tables: Vec<Table>, parts: impl Any + Send + Sync) -> View {
+        View {
+            tables,
+            triggers: Vec::new(),
+            statements: Vec::new(),
+            rejects: Vec::new(),
+            parts: Box::new(parts),
+        }
+    }
+
+    pub fn with_triggers(mut self, triggers: Vec<TriggerRow>) -> View {
+        self.triggers = triggers;
+        self
+    }
+
+    pub fn with_statements(mut self, statements: Vec<StatementRow>) -> View {
+        self.statements = statements;
+        self
+    }
+
+    pub fn with_rejects(mut self, rejects: Vec<PolicyReject>) -> View {
+        self.rejects = rejects;
+        self
+    }
+
     /// The policy's own rows, when they are of type `T`.
     pub fn parts<T: 'static>(&self) -> Option<&T> {
         self.parts.downcast_ref()
@@ -157,8 +183,19 @@ impl Folded {
     }
 }
 
+/// A policy as `Any`, so a caller that knows its type can reach it (see `Outputs::policy`).
+pub trait AsAny: Any {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// One incentive policy, as the engine runs it.
-pub trait Policy: Send + Sync + Any {
+pub trait Policy: Send + Sync + AsAny {
     /// Its name: its config section is `[policy.<name>]`.
     fn name(&self) -> &'static str;
 
@@ -204,6 +241,4 @@ pub trait Policy: Send + Sync + Any {
     fn explains(&self) -> bool {
         false
     }
-
-    fn as_any(&self) -> &dyn Any;
 }

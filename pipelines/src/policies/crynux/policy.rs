@@ -1,7 +1,6 @@
 //! The crynux policy as the engine runs it: node rows and triggers, each node's counted tasks,
 //! its GPUs' largest VRAM and the fee shares are captured; `crynux_qos` divides on read.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -95,13 +94,9 @@ impl Policy for CrynuxPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        View {
-            tables: tables(&parts, as_of, &self.cfg),
-            triggers: parts.triggers.clone(),
-            statements: Vec::new(),
-            rejects: Vec::new(),
-            parts: Box::new(parts),
-        }
+        let triggers = parts.triggers.clone();
+        let tables = tables(&parts, as_of, &self.cfg);
+        View::new(tables, parts).with_triggers(triggers)
     }
 
     /// Its changes ([`CrynuxChanges`]) go whole to the scores topic's writer.
@@ -118,9 +113,5 @@ impl Policy for CrynuxPolicy {
             gpu_vram: self.gpu_vram.fold(upto),
         }));
         self.pay.compact(upto);
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -43,8 +43,9 @@ impl TaskOut {
 struct Task {
     /// Raw inputs still kept, with the moment each leaves.
     inputs: Vec<(TaskInput, Millis)>,
-    /// The rows the kept inputs give.
-    rows: BTreeSet<TaskOut>,
+    /// The rows the kept inputs give, sorted (a task has a handful: a B-tree node would hold
+    /// room for eleven).
+    rows: Vec<TaskOut>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -67,16 +68,16 @@ impl TaskWindows {
         }
     }
 
-    fn rows_of(&self, task: &Id, inputs: &[(TaskInput, Millis)]) -> BTreeSet<TaskOut> {
+    fn rows_of(&self, task: &Id, inputs: &[(TaskInput, Millis)]) -> Vec<TaskOut> {
         let mut live: Vec<&TaskInput> = inputs.iter().map(|(input, _)| input).collect();
         live.sort();
         live.dedup();
-        let mut rows = BTreeSet::new();
+        let mut rows = Vec::new();
         let Some(outcome) = task_outcome(live, &self.cfg) else {
             return rows;
         };
         for (node, score) in &outcome.scores {
-            rows.insert(TaskOut::Score((
+            rows.push(TaskOut::Score((
                 node.clone(),
                 task.clone(),
                 outcome.time,
@@ -86,7 +87,7 @@ impl TaskWindows {
         if let Some(fee) = outcome.fee {
             let scores: Vec<u32> = outcome.scores.iter().map(|(_, s)| *s).collect();
             for ((node, score), pay) in outcome.scores.iter().zip(split_fee(fee, &scores)) {
-                rows.insert(TaskOut::Pay(PayRow {
+                rows.push(TaskOut::Pay(PayRow {
                     task: task.clone(),
                     node: node.clone(),
                     time: outcome.time,
@@ -96,6 +97,9 @@ impl TaskWindows {
                 }));
             }
         }
+        rows.sort();
+        rows.dedup();
+        rows.shrink_to_fit();
         rows
     }
 
@@ -149,8 +153,8 @@ impl MomentState<(Id, TaskInput), TaskOut> for TaskWindows {
             };
             state.inputs.retain(|(_, leaves)| *leaves > t);
             let rows = self.rows_of(&task, &state.inputs);
-            let gone: Vec<TaskOut> = state.rows.difference(&rows).cloned().collect();
-            let new: Vec<TaskOut> = rows.difference(&state.rows).cloned().collect();
+            let gone = missing_from(&state.rows, &rows);
+            let new = missing_from(&rows, &state.rows);
             for row in gone {
                 self.show(row, -1, t, &mut out);
             }
@@ -164,6 +168,14 @@ impl MomentState<(Id, TaskInput), TaskOut> for TaskWindows {
         }
         out
     }
+}
+
+/// The rows of `rows` that `other` lacks (both sorted).
+fn missing_from(rows: &[TaskOut], other: &[TaskOut]) -> Vec<TaskOut> {
+    rows.iter()
+        .filter(|row| other.binary_search(row).is_err())
+        .cloned()
+        .collect()
 }
 
 /// A task's rows stop changing this long after the task's start (its first slot).

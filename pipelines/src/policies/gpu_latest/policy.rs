@@ -1,6 +1,5 @@
 //! `gpu_latest` as the engine runs it: the latest sample of every GPU, captured as rows.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -52,20 +51,11 @@ impl Policy for GpuLatestPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let rows = self.rows(as_of);
-        View {
-            tables: vec![table(&rows)],
-            triggers: Vec::new(),
-            statements: Vec::new(),
-            rejects: Vec::new(),
-            parts: Box::new(rows),
-        }
+        let tables = vec![table(&rows)];
+        View::new(tables, rows)
     }
 
     fn fold(&self, upto: Millis, _notes: &mut FoldNotes) {
         self.rows.compact(upto);
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

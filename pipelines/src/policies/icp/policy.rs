@@ -1,7 +1,6 @@
 //! The icp policy as the engine runs it: closed days' rows and statements, and the open days'
 //! live rows, captured as they come.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -72,13 +71,9 @@ impl Policy for IcpPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        View {
-            tables: tables(&parts),
-            triggers: Vec::new(),
-            statements: parts.statements.clone(),
-            rejects: Vec::new(),
-            parts: Box::new(parts),
-        }
+        let statements = parts.statements.clone();
+        let tables = tables(&parts);
+        View::new(tables, parts).with_statements(statements)
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
@@ -126,9 +121,5 @@ impl Policy for IcpPolicy {
 
     fn explains(&self) -> bool {
         true
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -1,7 +1,6 @@
 //! The relay policy as the engine runs it: each peer's contracts and decisions, captured as
 //! rows.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -58,20 +57,11 @@ impl Policy for RelayPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        View {
-            tables: tables(&parts),
-            triggers: Vec::new(),
-            statements: Vec::new(),
-            rejects: Vec::new(),
-            parts: Box::new(parts),
-        }
+        let tables = tables(&parts);
+        View::new(tables, parts)
     }
 
     fn fold(&self, upto: Millis, _notes: &mut FoldNotes) {
         self.rows.compact(upto);
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -1,7 +1,6 @@
 //! The sla policy as the engine runs it: each node's figures and standing, the network's
 //! targets, triggers and period statements, captured as rows.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -70,13 +69,12 @@ impl Policy for SlaPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        View {
-            tables: tables(&parts, &self.cfg),
-            triggers: parts.triggers.clone(),
-            statements: parts.statements.clone(),
-            rejects: Vec::new(),
-            parts: Box::new(parts),
-        }
+        let triggers = parts.triggers.clone();
+        let statements = parts.statements.clone();
+        let tables = tables(&parts, &self.cfg);
+        View::new(tables, parts)
+            .with_triggers(triggers)
+            .with_statements(statements)
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
@@ -105,9 +103,5 @@ impl Policy for SlaPolicy {
 
     fn explains(&self) -> bool {
         true
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -1,7 +1,6 @@
 //! The swap policy as the engine runs it: each pair's ledger rows, triggers, rejects and the
 //! periods' income, captured as rows.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use timely::dataflow::Scope;
@@ -64,13 +63,14 @@ impl Policy for SwapPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        View {
-            tables: tables(&parts, &self.cfg),
-            triggers: parts.triggers.clone(),
-            statements: parts.statements(),
-            rejects: parts.rejects.clone(),
-            parts: Box::new(parts),
-        }
+        let triggers = parts.triggers.clone();
+        let statements = parts.statements();
+        let rejects = parts.rejects.clone();
+        let tables = tables(&parts, &self.cfg);
+        View::new(tables, parts)
+            .with_triggers(triggers)
+            .with_statements(statements)
+            .with_rejects(rejects)
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
@@ -83,9 +83,5 @@ impl Policy for SwapPolicy {
             SwapOut::Income(_) if *diff > 0 => notes.closed(),
             _ => {}
         });
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
