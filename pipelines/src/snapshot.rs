@@ -29,6 +29,11 @@ impl PolicySnapshot {
                 let mut view = policy.view(as_of);
                 tables.append(&mut view.tables);
                 triggers.extend(view.triggers.iter().cloned());
+                if !policy.explains() {
+                    // Only `explain` reads the rows behind the tables: the others would
+                    // double what a snapshot holds while its tables are served.
+                    view.parts = Box::new(());
+                }
                 (Arc::clone(policy), view)
             })
             .collect();
@@ -48,7 +53,8 @@ impl PolicySnapshot {
             .collect()
     }
 
-    /// The rows of the policy whose parts are of type `T` (e.g. `SlaParts`), if it ran.
+    /// The rows of the policy whose parts are of type `T` (e.g. `SlaParts`), if it ran and
+    /// explains (the others' are not kept).
     pub fn parts<T: 'static>(&self) -> Option<&T> {
         self.views.iter().find_map(|(_, view)| view.parts())
     }
