@@ -183,6 +183,18 @@ impl Folded {
     }
 }
 
+/// A policy's explanations of its own view.
+pub trait Explain: Send + Sync {
+    /// Tells, step by step, how `request`'s figures in `view` (the policy's, as of `as_of`)
+    /// came out.
+    fn explain(
+        &self,
+        view: &View,
+        as_of: Millis,
+        request: ExplainRequest<'_>,
+    ) -> Result<String, ExplainError>;
+}
+
 /// A policy as `Any`, so a caller that knows its type can reach it (see `Outputs::policy`).
 pub trait AsAny: Any {
     fn as_any(&self) -> &dyn Any;
@@ -225,23 +237,9 @@ pub trait Policy: Send + Sync + AsAny {
     /// what a publication writes: trigger rows, period closes, its own changes.
     fn fold(&self, upto: Millis, notes: &mut FoldNotes);
 
-    /// Tells, step by step, how `request`'s figures in `view` (this policy's, as of `as_of`)
-    /// came out.
-    fn explain(
-        &self,
-        view: &View,
-        as_of: Millis,
-        request: ExplainRequest<'_>,
-    ) -> Result<String, ExplainError> {
-        let _ = (view, as_of, request);
-        Err(ExplainError::Unsupported {
-            policy: self.name(),
-            supported: String::new(),
-        })
-    }
-
-    /// Whether [`Policy::explain`] gives explanations.
-    fn explains(&self) -> bool {
-        false
+    /// What tells, step by step, how a node's figures in this policy's view came out; None
+    /// for a policy without explanations. It holds no captured output (a snapshot keeps it).
+    fn explainer(&self) -> Option<Box<dyn Explain>> {
+        None
     }
 }

@@ -1,10 +1,8 @@
 //! Every policy's tables as of one completed moment, assembled once for the CLI, the Kafka
 //! publisher and the SQL layer: the shared `triggers` table gathers every policy's edges.
 
-use std::sync::Arc;
-
 use crate::engine::Outputs;
-use crate::policy::{ExplainError, ExplainRequest, Policy, PolicyReject, View};
+use crate::policy::{Explain, ExplainError, ExplainRequest, PolicyReject, View};
 use crate::statement::StatementRow;
 use crate::table::Table;
 use crate::time::Millis;
@@ -13,8 +11,9 @@ use crate::triggers::trigger_table;
 pub struct PolicySnapshot {
     /// Every policy table, then `triggers` (not `statements`, which the store serves).
     pub tables: Vec<Table>,
-    /// Each policy's view, its tables moved into `tables`.
-    views: Vec<(Arc<dyn Policy>, View)>,
+    /// Each policy's name, its explanations if it has some, and its view (its tables moved
+    /// into `tables`). No policy itself: its captured outputs are not kept alive by a snapshot.
+    views: Vec<(&'static str, Option<Box<dyn Explain>>, View)>,
     as_of: Millis,
 }
 
@@ -29,12 +28,13 @@ impl PolicySnapshot {
                 let mut view = policy.view(as_of);
                 tables.append(&mut view.tables);
                 triggers.extend(view.triggers.iter().cloned());
-                if !policy.explains() {
+                let explainer = policy.explainer();
+                if explainer.is_none() {
                     // Only `explain` reads the rows behind the tables: the others would
                     // double what a snapshot holds while its tables are served.
                     view.parts = Box::new(());
                 }
-                (Arc::clone(policy), view)
+                (policy.name(), explainer, view)
             })
             .collect();
         tables.push(trigger_table(&triggers));
@@ -49,21 +49,21 @@ impl PolicySnapshot {
     pub fn closed_statements(&self) -> Vec<StatementRow> {
         self.views
             .iter()
-            .flat_map(|(_, view)| view.statements.iter().cloned())
+            .flat_map(|(_, _, view)| view.statements.iter().cloned())
             .collect()
     }
 
     /// The rows of the policy whose parts are of type `T` (e.g. `SlaParts`), if it ran and
     /// explains (the others' are not kept).
     pub fn parts<T: 'static>(&self) -> Option<&T> {
-        self.views.iter().find_map(|(_, view)| view.parts())
+        self.views.iter().find_map(|(_, _, view)| view.parts())
     }
 
     /// Valid events a policy could not take, with the policy's name.
     pub fn rejects(&self) -> impl Iterator<Item = (&'static str, &PolicyReject)> {
         self.views
             .iter()
-            .flat_map(|(policy, view)| view.rejects.iter().map(move |r| (policy.name(), r)))
+            .flat_map(|(name, _, view)| view.rejects.iter().map(move |r| (*name, r)))
     }
 
     /// How `request`'s figures of policy `policy` came out (see [`Policy::explain`]).
@@ -72,27 +72,27 @@ impl PolicySnapshot {
         policy: &str,
         request: ExplainRequest<'_>,
     ) -> Result<String, ExplainError> {
-        let names = |keep: fn(&dyn Policy) -> bool| {
+        let names = |explaining: bool| {
             let names: Vec<&str> = self
                 .views
                 .iter()
-                .filter(|(p, _)| keep(p.as_ref()))
-                .map(|(p, _)| p.name())
+                .filter(|(_, explainer, _)| !explaining || explainer.is_some())
+                .map(|(name, _, _)| *name)
                 .collect();
             names.join(", ")
         };
-        let Some((found, view)) = self.views.iter().find(|(p, _)| p.name() == policy) else {
+        let Some((name, explainer, view)) = self.views.iter().find(|(n, _, _)| *n == policy) else {
             return Err(ExplainError::UnknownPolicy {
                 policy: policy.to_owned(),
-                known: names(|_| true),
+                known: names(false),
             });
         };
-        match found.explain(view, self.as_of, request) {
-            Err(ExplainError::Unsupported { policy, .. }) => Err(ExplainError::Unsupported {
-                policy,
-                supported: names(|p| p.explains()),
+        match explainer {
+            Some(explainer) => explainer.explain(view, self.as_of, request),
+            None => Err(ExplainError::Unsupported {
+                policy: name,
+                supported: names(true),
             }),
-            result => result,
         }
     }
 }

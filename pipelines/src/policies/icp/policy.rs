@@ -13,7 +13,7 @@ use super::tables::{tables, IcpParts};
 use crate::checkpoint::States;
 use crate::config::Config;
 use crate::engine::{CaptureStore, Captured, Sinks};
-use crate::policy::{ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
+use crate::policy::{Explain, ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
 use crate::statement::{Period, StatementRow};
 use crate::time::{format_date, Millis};
 
@@ -88,6 +88,19 @@ impl Policy for IcpPolicy {
         });
     }
 
+    fn explainer(&self) -> Option<Box<dyn Explain>> {
+        Some(Box::new(Explainer {
+            cfg: self.cfg.clone(),
+        }))
+    }
+}
+
+/// icp's explanations, with the config they need.
+struct Explainer {
+    cfg: IcpConfig,
+}
+
+impl Explain for Explainer {
     /// One node's reward for one day (the request's `day`, required).
     fn explain(
         &self,
@@ -117,9 +130,5 @@ impl Policy for IcpPolicy {
                 format_date(day)
             ))
         })
-    }
-
-    fn explains(&self) -> bool {
-        true
     }
 }

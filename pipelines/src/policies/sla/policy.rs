@@ -13,7 +13,7 @@ use super::tables::{tables, SlaParts};
 use crate::checkpoint::States;
 use crate::config::Config;
 use crate::engine::{CaptureStore, Captured, Sinks};
-use crate::policy::{ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
+use crate::policy::{Explain, ExplainError, ExplainRequest, Feed, FoldNotes, Policy, View};
 use crate::statement::{Period, StatementRow};
 use crate::time::Millis;
 
@@ -89,6 +89,19 @@ impl Policy for SlaPolicy {
         });
     }
 
+    fn explainer(&self) -> Option<Box<dyn Explain>> {
+        Some(Box::new(Explainer {
+            cfg: self.cfg.clone(),
+        }))
+    }
+}
+
+/// sla's explanations, with the config they need.
+struct Explainer {
+    cfg: SlaConfig,
+}
+
+impl Explain for Explainer {
     /// Every target, figure and part of the node's performance as of `as_of`, and its penalty
     /// history.
     fn explain(
@@ -99,9 +112,5 @@ impl Policy for SlaPolicy {
     ) -> Result<String, ExplainError> {
         let parts: &SlaParts = view.parts().expect("the sla view holds SlaParts");
         explain(parts, request.node, as_of, &self.cfg).map_err(ExplainError::NotFound)
-    }
-
-    fn explains(&self) -> bool {
-        true
     }
 }
