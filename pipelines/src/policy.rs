@@ -65,19 +65,19 @@ pub struct View {
     /// The statements of its periods closed so far.
     pub statements: Vec<StatementRow>,
     pub rejects: Vec<PolicyReject>,
-    /// The rows the tables were made from, for `explain` and tests (see [`View::parts`]).
-    pub parts: Box<dyn Any + Send + Sync>,
+    /// How its figures came out, for a policy that explains them (it holds the rows it needs).
+    pub explain: Option<Box<dyn Explain>>,
 }
 
 impl View {
-    /// A view of `tables` made from `parts`, with no trigger, statement or reject.
-    pub fn new(tables: Vec<Table>, parts: impl Any + Send + Sync) -> View {
+    /// A view of `tables`, with no trigger, statement, reject or explanation.
+    pub fn new(tables: Vec<Table>) -> View {
         View {
             tables,
             triggers: Vec::new(),
             statements: Vec::new(),
             rejects: Vec::new(),
-            parts: Box::new(parts),
+            explain: None,
         }
     }
 
@@ -96,9 +96,9 @@ impl View {
         self
     }
 
-    /// The policy's own rows, when they are of type `T`.
-    pub fn parts<T: 'static>(&self) -> Option<&T> {
-        self.parts.downcast_ref()
+    pub fn with_explain(mut self, explain: impl Explain + 'static) -> View {
+        self.explain = Some(Box::new(explain));
+        self
     }
 }
 
@@ -183,16 +183,10 @@ impl Folded {
     }
 }
 
-/// A policy's explanations of its own view.
+/// A policy's explanations of its view as of one moment: the rows behind it and the config.
 pub trait Explain: Send + Sync {
-    /// Tells, step by step, how `request`'s figures in `view` (the policy's, as of `as_of`)
-    /// came out.
-    fn explain(
-        &self,
-        view: &View,
-        as_of: Millis,
-        request: ExplainRequest<'_>,
-    ) -> Result<String, ExplainError>;
+    /// Tells, step by step, how `request`'s figures came out.
+    fn explain(&self, request: ExplainRequest<'_>) -> Result<String, ExplainError>;
 }
 
 /// A policy as `Any`, so a caller that knows its type can reach it (see `Outputs::policy`).
@@ -236,10 +230,4 @@ pub trait Policy: Send + Sync + AsAny {
     /// Folds its captures up to `upto` (later reads are at or after it) and notes in `notes`
     /// what a publication writes: trigger rows, period closes, its own changes.
     fn fold(&self, upto: Millis, notes: &mut FoldNotes);
-
-    /// What tells, step by step, how a node's figures in this policy's view came out; None
-    /// for a policy without explanations. It holds no captured output (a snapshot keeps it).
-    fn explainer(&self) -> Option<Box<dyn Explain>> {
-        None
-    }
 }

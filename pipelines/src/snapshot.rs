@@ -2,7 +2,7 @@
 //! publisher and the SQL layer: the shared `triggers` table gathers every policy's edges.
 
 use crate::engine::Outputs;
-use crate::policy::{Explain, ExplainError, ExplainRequest, PolicyReject, View};
+use crate::policy::{ExplainError, ExplainRequest, PolicyReject, View};
 use crate::statement::StatementRow;
 use crate::table::Table;
 use crate::time::Millis;
@@ -11,10 +11,9 @@ use crate::triggers::trigger_table;
 pub struct PolicySnapshot {
     /// Every policy table, then `triggers` (not `statements`, which the store serves).
     pub tables: Vec<Table>,
-    /// Each policy's name, its explanations if it has some, and its view (its tables moved
-    /// into `tables`). No policy itself: its captured outputs are not kept alive by a snapshot.
-    views: Vec<(&'static str, Option<Box<dyn Explain>>, View)>,
-    as_of: Millis,
+    /// Each policy's name and view, its tables moved into `tables`. No policy itself: its
+    /// captured outputs are not kept alive by a snapshot.
+    views: Vec<(&'static str, View)>,
 }
 
 impl PolicySnapshot {
@@ -28,45 +27,29 @@ impl PolicySnapshot {
                 let mut view = policy.view(as_of);
                 tables.append(&mut view.tables);
                 triggers.extend(view.triggers.iter().cloned());
-                let explainer = policy.explainer();
-                if explainer.is_none() {
-                    // Only `explain` reads the rows behind the tables: the others would
-                    // double what a snapshot holds while its tables are served.
-                    view.parts = Box::new(());
-                }
-                (policy.name(), explainer, view)
+                (policy.name(), view)
             })
             .collect();
         tables.push(trigger_table(&triggers));
-        PolicySnapshot {
-            tables,
-            views,
-            as_of,
-        }
+        PolicySnapshot { tables, views }
     }
 
     /// The statements of the periods closed so far, every policy's.
     pub fn closed_statements(&self) -> Vec<StatementRow> {
         self.views
             .iter()
-            .flat_map(|(_, _, view)| view.statements.iter().cloned())
+            .flat_map(|(_, view)| view.statements.iter().cloned())
             .collect()
-    }
-
-    /// The rows of the policy whose parts are of type `T` (e.g. `SlaParts`), if it ran and
-    /// explains (the others' are not kept).
-    pub fn parts<T: 'static>(&self) -> Option<&T> {
-        self.views.iter().find_map(|(_, _, view)| view.parts())
     }
 
     /// Valid events a policy could not take, with the policy's name.
     pub fn rejects(&self) -> impl Iterator<Item = (&'static str, &PolicyReject)> {
         self.views
             .iter()
-            .flat_map(|(name, _, view)| view.rejects.iter().map(move |r| (*name, r)))
+            .flat_map(|(name, view)| view.rejects.iter().map(move |r| (*name, r)))
     }
 
-    /// How `request`'s figures of policy `policy` came out (see [`Policy::explain`]).
+    /// How `request`'s figures of policy `policy` came out (see [`crate::policy::Explain`]).
     pub fn explain(
         &self,
         policy: &str,
@@ -76,19 +59,19 @@ impl PolicySnapshot {
             let names: Vec<&str> = self
                 .views
                 .iter()
-                .filter(|(_, explainer, _)| !explaining || explainer.is_some())
-                .map(|(name, _, _)| *name)
+                .filter(|(_, view)| !explaining || view.explain.is_some())
+                .map(|(name, _)| *name)
                 .collect();
             names.join(", ")
         };
-        let Some((name, explainer, view)) = self.views.iter().find(|(n, _, _)| *n == policy) else {
+        let Some((name, view)) = self.views.iter().find(|(n, _)| *n == policy) else {
             return Err(ExplainError::UnknownPolicy {
                 policy: policy.to_owned(),
                 known: names(false),
             });
         };
-        match explainer {
-            Some(explainer) => explainer.explain(view, self.as_of, request),
+        match &view.explain {
+            Some(explain) => explain.explain(request),
             None => Err(ExplainError::Unsupported {
                 policy: name,
                 supported: names(true),

@@ -94,9 +94,7 @@ impl Policy for CrynuxPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        let triggers = parts.triggers.clone();
-        let tables = tables(&parts, as_of, &self.cfg);
-        View::new(tables, parts).with_triggers(triggers)
+        View::new(tables(&parts, as_of, &self.cfg)).with_triggers(parts.triggers)
     }
 
     /// Its changes ([`CrynuxChanges`]) go whole to the scores topic's writer.

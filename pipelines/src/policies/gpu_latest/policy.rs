@@ -50,9 +50,7 @@ impl Policy for GpuLatestPolicy {
     }
 
     fn view(&self, as_of: Millis) -> View {
-        let rows = self.rows(as_of);
-        let tables = vec![table(&rows)];
-        View::new(tables, rows)
+        View::new(vec![table(&self.rows(as_of))])
     }
 
     fn fold(&self, upto: Millis, _notes: &mut FoldNotes) {

@@ -71,9 +71,12 @@ impl Policy for IcpPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        let statements = parts.statements.clone();
-        let tables = tables(&parts);
-        View::new(tables, parts).with_statements(statements)
+        View::new(tables(&parts))
+            .with_statements(parts.statements.clone())
+            .with_explain(Explainer {
+                parts,
+                cfg: self.cfg.clone(),
+            })
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
@@ -87,28 +90,18 @@ impl Policy for IcpPolicy {
             }
         });
     }
-
-    fn explainer(&self) -> Option<Box<dyn Explain>> {
-        Some(Box::new(Explainer {
-            cfg: self.cfg.clone(),
-        }))
-    }
 }
 
-/// icp's explanations, with the config they need.
+/// icp's explanations: the rows of one moment and the config.
 struct Explainer {
+    parts: IcpParts,
     cfg: IcpConfig,
 }
 
 impl Explain for Explainer {
     /// One node's reward for one day (the request's `day`, required).
-    fn explain(
-        &self,
-        view: &View,
-        _as_of: Millis,
-        request: ExplainRequest<'_>,
-    ) -> Result<String, ExplainError> {
-        let parts: &IcpParts = view.parts().expect("the icp view holds IcpParts");
+    fn explain(&self, request: ExplainRequest<'_>) -> Result<String, ExplainError> {
+        let parts = &self.parts;
         let Some(day) = request.day else {
             return Err(ExplainError::NotFound(
                 "icp explains one day of a node: give the day (--day YYYY-MM-DD)".to_owned(),

@@ -56,9 +56,7 @@ impl Policy for RelayPolicy {
     }
 
     fn view(&self, as_of: Millis) -> View {
-        let parts = self.parts(as_of);
-        let tables = tables(&parts);
-        View::new(tables, parts)
+        View::new(tables(&self.parts(as_of)))
     }
 
     fn fold(&self, upto: Millis, _notes: &mut FoldNotes) {

@@ -69,12 +69,14 @@ impl Policy for SlaPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        let triggers = parts.triggers.clone();
-        let statements = parts.statements.clone();
-        let tables = tables(&parts, &self.cfg);
-        View::new(tables, parts)
-            .with_triggers(triggers)
-            .with_statements(statements)
+        View::new(tables(&parts, &self.cfg))
+            .with_triggers(parts.triggers.clone())
+            .with_statements(parts.statements.clone())
+            .with_explain(Explainer {
+                parts,
+                as_of,
+                cfg: self.cfg.clone(),
+            })
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
@@ -88,29 +90,19 @@ impl Policy for SlaPolicy {
             _ => {}
         });
     }
-
-    fn explainer(&self) -> Option<Box<dyn Explain>> {
-        Some(Box::new(Explainer {
-            cfg: self.cfg.clone(),
-        }))
-    }
 }
 
-/// sla's explanations, with the config they need.
+/// sla's explanations: the rows of one moment, that moment and the config.
 struct Explainer {
+    parts: SlaParts,
+    as_of: Millis,
     cfg: SlaConfig,
 }
 
 impl Explain for Explainer {
     /// Every target, figure and part of the node's performance as of `as_of`, and its penalty
     /// history.
-    fn explain(
-        &self,
-        view: &View,
-        as_of: Millis,
-        request: ExplainRequest<'_>,
-    ) -> Result<String, ExplainError> {
-        let parts: &SlaParts = view.parts().expect("the sla view holds SlaParts");
-        explain(parts, request.node, as_of, &self.cfg).map_err(ExplainError::NotFound)
+    fn explain(&self, request: ExplainRequest<'_>) -> Result<String, ExplainError> {
+        explain(&self.parts, request.node, self.as_of, &self.cfg).map_err(ExplainError::NotFound)
     }
 }

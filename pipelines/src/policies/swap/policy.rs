@@ -63,14 +63,11 @@ impl Policy for SwapPolicy {
 
     fn view(&self, as_of: Millis) -> View {
         let parts = self.parts(as_of);
-        let triggers = parts.triggers.clone();
-        let statements = parts.statements();
-        let rejects = parts.rejects.clone();
-        let tables = tables(&parts, &self.cfg);
-        View::new(tables, parts)
-            .with_triggers(triggers)
+        let (tables, statements) = (tables(&parts, &self.cfg), parts.statements());
+        View::new(tables)
             .with_statements(statements)
-            .with_rejects(rejects)
+            .with_triggers(parts.triggers)
+            .with_rejects(parts.rejects)
     }
 
     fn statements(&self, as_of: Millis) -> Vec<StatementRow> {
