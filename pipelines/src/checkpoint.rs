@@ -17,7 +17,7 @@ use serde::Serialize;
 /// (bincode is not self-describing, so an old layout might otherwise decode into nonsense).
 /// 2: the icp live days and per-node registry changes, the sla standings caught up lazily.
 /// 3: the icp live days keep node parts and subnet figures, not finished rows.
-pub const STATE_FORMAT: u32 = 4;
+pub const STATE_FORMAT: u32 = 5;
 
 /// One worker's operator states, by operator name, serialised.
 pub type WorkerStates = BTreeMap<String, Vec<u8>>;

@@ -40,13 +40,13 @@ impl From<&str> for Cell {
         Cell::Text(Some(v.to_owned()))
     }
 }
-impl From<std::sync::Arc<str>> for Cell {
-    fn from(v: std::sync::Arc<str>) -> Cell {
+impl From<crate::id::Id> for Cell {
+    fn from(v: crate::id::Id) -> Cell {
         Cell::Text(Some(v.to_string()))
     }
 }
-impl From<Option<std::sync::Arc<str>>> for Cell {
-    fn from(v: Option<std::sync::Arc<str>>) -> Cell {
+impl From<Option<crate::id::Id>> for Cell {
+    fn from(v: Option<crate::id::Id>) -> Cell {
         Cell::Text(v.map(|s| s.to_string()))
     }
 }

@@ -587,7 +587,7 @@ impl SlaShard {
 
     /// Entries kept for `node`: panes, histogram entries over its panes and the window, ratings.
     pub fn footprint(&self, node: &str) -> Option<Footprint> {
-        let w = self.windows.get(node)?;
+        let w = self.windows.get(&Id::from(node))?;
         Some(Footprint {
             panes: w.panes.len(),
             hist_entries: w.total.hist_entries()
@@ -761,6 +761,9 @@ mod tests {
             - super::super::formulas::bucket_of(20.0)
             + 1) as usize;
         assert!(f.hist_entries <= 61 * spanned, "{f:?}, {spanned} buckets");
-        assert_eq!(s.shown.get("n").unwrap().requests[NORMAL], 60 * 16_667);
+        assert_eq!(
+            s.shown.get(&Id::from("n")).unwrap().requests[NORMAL],
+            60 * 16_667
+        );
     }
 }
