@@ -24,7 +24,7 @@ use foldhash::{HashMap, HashMapExt};
 
 use super::config::CrynuxConfig;
 use super::formulas::TaskInput;
-use super::node_machine::{NodeEvent, NodeMachine, NodeOut};
+use super::node_machine::{NodeEvent, NodeMachine, NodeOut, Shown};
 use super::tables::PayRow;
 pub use super::task_window::{freeze_after, window_pass, TaskRow};
 use super::task_window::{TaskOut, TaskWindows};
@@ -176,12 +176,12 @@ impl MachineInput {
     }
 }
 
-/// One worker's node machines and the rows each last showed.
+/// One worker's node machines. What a machine shows is its own state: a moment's output
+/// updates come from comparing each touched machine with what it showed before the moment.
 #[derive(Serialize, Deserialize)]
 struct NodeMachines {
     cfg: CrynuxConfig,
     machines: HashMap<Id, NodeMachine>,
-    shown: HashMap<Id, Vec<NodeOut>>,
 }
 
 impl MomentState<MachineInput, NodeOut> for NodeMachines {
@@ -202,42 +202,47 @@ impl MomentState<MachineInput, NodeOut> for NodeMachines {
         }
         node_events.sort();
         let cfg = &self.cfg;
-        let mut touched: Vec<Id> = Vec::new();
+        // Each touched node's machine as it was before this moment.
+        let mut before: HashMap<Id, Shown> = HashMap::new();
+        let machines = &mut self.machines;
         for event in &node_events {
-            self.machines
-                .entry(event.node.clone())
-                .or_default()
-                .apply(event, cfg);
-            touched.push(event.node.clone());
+            touch(machines, &mut before, &event.node).apply(event, cfg);
         }
         for ((node, task, task_time, score), diff) in rows {
-            let machine = self.machines.entry(node.clone()).or_default();
-            machine.apply_task(time, task_time, &task, score, diff as i64, cfg);
-            touched.push(node);
+            touch(machines, &mut before, &node).apply_task(
+                time,
+                task_time,
+                &task,
+                score,
+                diff as i64,
+                cfg,
+            );
         }
-        touched.sort();
-        touched.dedup();
         let mut out = Vec::new();
-        for node in touched {
+        for (node, shown) in before {
             let machine = self
                 .machines
                 .get_mut(&node)
                 .expect("touched machines exist");
             machine.evaluate_kickout(time, cfg);
-            let now = machine.outputs();
-            let before = self.shown.remove(&node).unwrap_or_default();
-            for old in before.iter().filter(|o| !now.contains(o)) {
-                out.push((old.clone(), -1isize));
-            }
-            for new in now.iter().filter(|n| !before.contains(n)) {
-                out.push((new.clone(), 1isize));
-            }
-            if !now.is_empty() {
-                self.shown.insert(node, now);
-            }
+            machine.changes_since(shown, &mut out);
         }
         out
     }
+}
+
+/// `node`'s machine (a new one if it has none), noting what it showed if this is the moment's
+/// first touch of it.
+fn touch<'m>(
+    machines: &'m mut HashMap<Id, NodeMachine>,
+    before: &mut HashMap<Id, Shown>,
+    node: &Id,
+) -> &'m mut NodeMachine {
+    let machine = machines.entry(node.clone()).or_default();
+    before
+        .entry(node.clone())
+        .or_insert_with(|| machine.shown());
+    machine
 }
 
 /// Runs one [`NodeMachine`] per node, keyed by node across workers. Each slide's events are
@@ -264,7 +269,6 @@ fn node_machines<'s>(
         move || NodeMachines {
             cfg,
             machines: HashMap::new(),
-            shown: HashMap::new(),
         },
     )
 }

@@ -334,6 +334,32 @@ impl NodeMachine {
         out.extend(self.triggers.iter().cloned().map(NodeOut::Trigger));
         out
     }
+
+    /// What the machine shows now, to compare with after a moment's changes
+    /// ([`NodeMachine::changes_since`]): the row, and how many trigger rows (which are only
+    /// ever added).
+    pub fn shown(&self) -> Shown {
+        Shown {
+            row: self.row.clone(),
+            triggers: self.triggers.len(),
+        }
+    }
+
+    /// The output updates that take what it showed at `before` to what it shows now.
+    pub fn changes_since(&self, before: Shown, out: &mut Vec<(NodeOut, isize)>) {
+        if before.row != self.row {
+            out.extend(before.row.map(|row| (NodeOut::Node(row), -1)));
+            out.extend(self.row.iter().map(|row| (NodeOut::Node(row.clone()), 1)));
+        }
+        let added = self.triggers[before.triggers..].iter();
+        out.extend(added.map(|t| (NodeOut::Trigger(t.clone()), 1)));
+    }
+}
+
+/// What a [`NodeMachine`] showed at some moment (see [`NodeMachine::shown`]).
+pub struct Shown {
+    row: Option<NodeRow>,
+    triggers: usize,
 }
 
 /// The first moment a task row with this task time is outside the window.
