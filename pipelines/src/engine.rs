@@ -60,7 +60,7 @@ impl<D: Hash, R> Hashed<D, R> {
 
 struct CapturedInner<D, R> {
     /// Consolidated contents as of `compacted` (inclusive).
-    base: HashTable<Hashed<D, R>>,
+    base: Consolidated<D, R>,
     compacted: Option<Millis>,
     pending: Vec<(Hashed<D, R>, Millis)>,
 }
@@ -70,18 +70,84 @@ fn hash_of<D: Hash>(data: &D) -> u64 {
     foldhash::fast::FixedState::with_seed(0x6d65_7269_7466_6c6f).hash_one(data)
 }
 
-/// Adds `diff` to `data`'s accumulated difference, dropping the record when it reaches zero.
-fn add<D: Eq, R: Semigroup>(table: &mut HashTable<Hashed<D, R>>, update: Hashed<D, R>) {
-    match table.entry(update.hash, |e| e.data == update.data, |e| e.hash) {
-        Entry::Occupied(mut e) => {
-            e.get_mut().diff.plus_equals(&update.diff);
-            if e.get().diff.is_zero() {
-                e.remove();
+/// Records with their accumulated differences, none zero.
+///
+/// The records sit in a `Vec` and the hash table holds only their positions: output rows are
+/// replaced all the time (each node's current row), and the tombstones that leaves make the
+/// table rehash itself in place every few thousand updates. Rehashing moved every row (up to
+/// ~300 bytes each) when the table held them; it moves 4-byte positions now, and a table slot
+/// left empty by the load factor costs 4 bytes, not a row's size.
+#[derive(Clone)]
+struct Consolidated<D, R> {
+    records: Vec<Hashed<D, R>>,
+    positions: HashTable<u32>,
+}
+
+impl<D: Eq, R: Semigroup> Consolidated<D, R> {
+    fn new() -> Consolidated<D, R> {
+        Consolidated {
+            records: Vec::new(),
+            positions: HashTable::new(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Hashed<D, R>> {
+        self.records.iter()
+    }
+
+    fn into_records(self) -> Vec<Hashed<D, R>> {
+        self.records
+    }
+
+    /// Adds `update.diff` to its record's accumulated difference, dropping the record when it
+    /// reaches zero.
+    fn add(&mut self, update: Hashed<D, R>) {
+        let records = &mut self.records;
+        let found = self.positions.entry(
+            update.hash,
+            |&i| records[i as usize].data == update.data,
+            |&i| records[i as usize].hash,
+        );
+        match found {
+            Entry::Occupied(e) => {
+                let at = *e.get() as usize;
+                records[at].diff.plus_equals(&update.diff);
+                if records[at].diff.is_zero() {
+                    e.remove();
+                    self.remove_at(at);
+                }
+            }
+            Entry::Vacant(_) if update.diff.is_zero() => {}
+            Entry::Vacant(e) => {
+                let at =
+                    u32::try_from(records.len()).expect("a capture shard holds < 2^32 records");
+                records.push(update);
+                e.insert(at);
             }
         }
-        Entry::Vacant(e) => {
-            e.insert(update);
+    }
+
+    /// Removes the record at `at` (its position already out of the table), moving the last
+    /// record into its place.
+    fn remove_at(&mut self, at: usize) {
+        let last = self.records.len() - 1;
+        if at != last {
+            let moved = self.records[last].hash;
+            let slot = self
+                .positions
+                .find_mut(moved, |&i| i as usize == last)
+                .expect("every record has its position");
+            *slot = at as u32;
         }
+        self.records.swap_remove(at);
     }
 }
 
@@ -90,7 +156,7 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     pub fn new(shards: usize) -> Captured<D, R> {
         let shard = || {
             Mutex::new(CapturedInner {
-                base: HashTable::new(),
+                base: Consolidated::new(),
                 compacted: None,
                 pending: Vec::new(),
             })
@@ -128,11 +194,15 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     /// [`Captured::compact`], returning what it folded in, consolidated: the records whose
     /// multiplicity changed since the last fold, with the change.
     pub fn fold(&self, upto: Millis) -> Vec<(D, R)> {
-        let mut changes: HashTable<Hashed<D, R>> = HashTable::new();
+        let mut changes = Consolidated::new();
         for shard in 0..self.shards.len() {
-            self.fold_shard(shard, upto, |update| add(&mut changes, update.clone()));
+            self.fold_shard(shard, upto, |update| changes.add(update.clone()));
         }
-        changes.into_iter().map(|e| (e.data, e.diff)).collect()
+        changes
+            .into_records()
+            .into_iter()
+            .map(|e| (e.data, e.diff))
+            .collect()
     }
 
     /// [`Captured::fold_with`] of one shard.
@@ -142,7 +212,7 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
         let held = inner.pending.len().max(4096);
         for (update, _) in inner.pending.extract_if(.., |(_, t)| *t <= upto) {
             folded(&update);
-            add(&mut inner.base, update);
+            inner.base.add(update);
         }
         // A burst (every node's first rows at the registrations) leaves the Vec at its
         // high-water mark: give back what is far beyond what this cycle held, so the tables
@@ -155,7 +225,7 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
 
     /// Each record's accumulated difference at `as_of` (zero ones left out), sorted.
     pub fn totals(&self, as_of: Millis) -> Vec<(D, R)> {
-        let mut totals: HashTable<Hashed<D, R>> = HashTable::new();
+        let mut totals = Consolidated::new();
         for shard in &self.shards {
             let inner = shard.lock().expect("capture lock");
             debug_assert!(
@@ -165,17 +235,21 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
             if totals.is_empty() {
                 totals = inner.base.clone();
             } else {
-                for e in &inner.base {
-                    add(&mut totals, e.clone());
+                for e in inner.base.iter() {
+                    totals.add(e.clone());
                 }
             }
             for (e, t) in &inner.pending {
                 if *t <= as_of {
-                    add(&mut totals, e.clone());
+                    totals.add(e.clone());
                 }
             }
         }
-        let mut out: Vec<(D, R)> = totals.into_iter().map(|e| (e.data, e.diff)).collect();
+        let mut out: Vec<(D, R)> = totals
+            .into_records()
+            .into_iter()
+            .map(|e| (e.data, e.diff))
+            .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
@@ -228,9 +302,9 @@ where
         let mut totals = Some(totals);
         for shard in &self.shards {
             let mut inner = shard.lock().expect("capture lock");
-            inner.base = HashTable::new();
+            inner.base = Consolidated::new();
             for (data, diff) in totals.take().unwrap_or_default() {
-                add(&mut inner.base, Hashed::new(data, diff));
+                inner.base.add(Hashed::new(data, diff));
             }
             inner.pending.clear();
             inner.compacted = Some(at);
@@ -875,4 +949,39 @@ pub fn replay_on(
         }
         session.stop_after(as_of);
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// The consolidated table holds what a plain map of accumulated differences holds,
+        /// through removals that move records and growth that rehashes positions.
+        #[test]
+        fn consolidated_adds_up_as_a_map_does(
+            updates in proptest::collection::vec((0u16..300, -2isize..=2), 0..3000)
+        ) {
+            let mut table = Consolidated::new();
+            let mut model: BTreeMap<u16, isize> = BTreeMap::new();
+            for (record, diff) in updates {
+                table.add(Hashed::new(record, diff));
+                let total = model.entry(record).or_default();
+                *total += diff;
+                if *total == 0 {
+                    model.remove(&record);
+                }
+            }
+            let mut held: Vec<(u16, isize)> =
+                table.iter().map(|e| (e.data, e.diff)).collect();
+            held.sort();
+            prop_assert_eq!(held, model.into_iter().collect::<Vec<_>>());
+            for (at, e) in table.records.iter().enumerate() {
+                let found = table.positions.find(e.hash, |&i| table.records[i as usize].data == e.data);
+                prop_assert_eq!(found.copied(), Some(at as u32));
+            }
+        }
+    }
 }
