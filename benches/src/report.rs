@@ -152,6 +152,8 @@ fn write_stream(spec: &MixedSpec, path: &Path) -> anyhow::Result<u64> {
 
 /// How many interleaved (1 worker, 2 workers) pairs the speed-up is the median of.
 const SPEEDUP_PAIRS: usize = 3;
+/// How many times the report replays the file (its figure is their median).
+const REPLAY_RUNS: usize = 3;
 
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -304,8 +306,22 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
         file.display()
     ));
     let lines = write_stream(&spec, &file)?;
-    progress("meritflow replay of the file, 1 worker");
-    let (replay_s, replay_peak) = replay_binary(&args.meritflow, &file, &dir.join("store"))?;
+    // One replay on this VM has read anywhere from 9 to 30 s for the same file and binary
+    // (notes of issue 20), so the figure is the median of a few, each one listed.
+    let mut replays = Vec::new();
+    for run in 1..=REPLAY_RUNS {
+        progress(&format!(
+            "meritflow replay of the file, 1 worker (run {run} of {REPLAY_RUNS})"
+        ));
+        let (seconds, peak) = replay_binary(&args.meritflow, &file, &dir.join("store"))?;
+        progress(&format!(
+            "  {seconds:.1} s, peak RSS {:.0} MB",
+            peak as f64 / 1e6
+        ));
+        replays.push((seconds, peak));
+    }
+    let replay_s = median(&replays.iter().map(|r| r.0).collect::<Vec<_>>());
+    let replay_peak = replays.iter().map(|r| r.1).max().unwrap_or(0);
     let _ = writeln!(
         md,
         "## `meritflow replay` of the same stream as JSONL ({} nodes)\n",
@@ -313,10 +329,15 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "| events | wall (read, decode, sort, dataflow, SQL) | events/s | peak RSS |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n",
+        "| events | wall (read, decode, sort, dataflow, SQL), median of {REPLAY_RUNS} | events/s | peak RSS (largest) |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n\nThe {REPLAY_RUNS} runs, one after the other: {}.\n",
         thousands(lines as f64),
         thousands(lines as f64 / replay_s),
-        replay_peak as f64 / 1e6
+        replay_peak as f64 / 1e6,
+        replays
+            .iter()
+            .map(|(s, p)| format!("{s:.1} s ({:.0} MB)", *p as f64 / 1e6))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     // 3. Baseline.
@@ -499,7 +520,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         targets,
-        "| `meritflow replay` of the {n}-node file: events/s, peak RSS | ≥ 200,000; ≤ 1 GB | {}; {:.0} MB | {} |",
+        "| `meritflow replay` of the {n}-node file: events/s (median of {REPLAY_RUNS} runs), peak RSS | ≥ 200,000; ≤ 1 GB | {}; {:.0} MB | {} |",
         thousands(replay_rate),
         replay_peak as f64 / 1e6,
         verdict(replay_rate >= 2e5 && replay_peak <= 1_000_000_000)
