@@ -19,7 +19,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use hashbrown::hash_table::{Entry, HashTable};
+use hashbrown::hash_table::HashTable;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 #[derive(Clone)]
@@ -161,23 +161,19 @@ impl Interner {
 
     pub fn id(&mut self, text: &str) -> Id {
         let hash = hash_text(text);
+        let same = |id: &Id| id.0.hash == hash && &*id.0.text == text;
+        if let Some(id) = self.seen.find(hash, same) {
+            return id.clone();
+        }
         if self.seen.len() >= self.capacity {
             self.seen.clear();
         }
-        match self
-            .seen
-            .entry(hash, |id| &*id.0.text == text, |id| id.0.hash)
-        {
-            Entry::Occupied(e) => e.get().clone(),
-            Entry::Vacant(e) => {
-                let id = Id(Arc::new(Text {
-                    hash,
-                    text: text.into(),
-                }));
-                e.insert(id.clone());
-                id
-            }
-        }
+        let id = Id(Arc::new(Text {
+            hash,
+            text: text.into(),
+        }));
+        self.seen.insert_unique(hash, id.clone(), |id| id.0.hash);
+        id
     }
 }
 
@@ -211,5 +207,18 @@ mod tests {
         assert_eq!(json, "\"node-7\"");
         assert_eq!(serde_json::from_str::<Id>(&json).unwrap(), a);
         assert_eq!(std::mem::size_of::<Id>(), 8);
+    }
+
+    #[test]
+    fn the_interner_is_a_bounded_cache() {
+        let mut interner = Interner::new(2);
+        let a = interner.id("a");
+        interner.id("b");
+        assert!(Arc::ptr_eq(&a.0, &interner.id("a").0), "a hit at capacity keeps the cache");
+        interner.id("c");
+        let again = interner.id("a");
+        assert!(!Arc::ptr_eq(&a.0, &again.0), "cleared when full");
+        assert_eq!(a, again);
+        assert!(interner.seen.len() <= 2);
     }
 }
