@@ -214,7 +214,10 @@ mod tests {
         let mut interner = Interner::new(2);
         let a = interner.id("a");
         interner.id("b");
-        assert!(Arc::ptr_eq(&a.0, &interner.id("a").0), "a hit at capacity keeps the cache");
+        assert!(
+            Arc::ptr_eq(&a.0, &interner.id("a").0),
+            "a hit at capacity keeps the cache"
+        );
         interner.id("c");
         let again = interner.id("a");
         assert!(!Arc::ptr_eq(&a.0, &again.0), "cleared when full");
