@@ -37,14 +37,12 @@ fn hash_text(text: &str) -> u64 {
 
 impl Id {
     pub fn new(text: &str) -> Id {
-        Id(Arc::new(Text {
-            hash: hash_text(text),
-            text: text.into(),
-        }))
+        Id::hashed(hash_text(text), text.into())
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0.text
+    /// An id of `text`, whose [`hash_text`] is `hash`.
+    fn hashed(hash: u64, text: Box<str>) -> Id {
+        Id(Arc::new(Text { hash, text }))
     }
 }
 
@@ -112,22 +110,7 @@ impl From<&str> for Id {
 
 impl From<String> for Id {
     fn from(text: String) -> Id {
-        Id(Arc::new(Text {
-            hash: hash_text(&text),
-            text: text.into_boxed_str(),
-        }))
-    }
-}
-
-impl From<&String> for Id {
-    fn from(text: &String) -> Id {
-        Id::new(text)
-    }
-}
-
-impl From<Id> for String {
-    fn from(id: Id) -> String {
-        id.as_str().to_owned()
+        Id::hashed(hash_text(&text), text.into_boxed_str())
     }
 }
 
@@ -168,10 +151,7 @@ impl Interner {
         if self.seen.len() >= self.capacity {
             self.seen.clear();
         }
-        let id = Id(Arc::new(Text {
-            hash,
-            text: text.into(),
-        }));
+        let id = Id::hashed(hash, text.into());
         self.seen.insert_unique(hash, id.clone(), |id| id.0.hash);
         id
     }
