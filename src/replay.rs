@@ -2,17 +2,20 @@
 //! a moment. Same input, byte-identical output, whatever `--workers`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use meritflow_connectors::file;
+use meritflow_connectors::file::{self, Refused};
 use meritflow_connectors::statement_store::StatementStore;
+use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
+use meritflow_pipelines::events::Event;
 use meritflow_pipelines::flood::FloodGuard;
-use meritflow_pipelines::policies::crynux::late::late_task_events;
+use meritflow_pipelines::policies::crynux::late::{LateTaskEvent, LateTasks};
+use meritflow_pipelines::reorder::{FeedKey, Reorder};
 use meritflow_pipelines::snapshot::PolicySnapshot;
 use meritflow_pipelines::time::{format_rfc3339, parse_rfc3339, slot, Millis};
 use meritflow_queries::format::render;
@@ -157,79 +160,74 @@ pub struct Replayed {
     /// The statement store the closed statements went to.
     pub store: StatementStore,
     pub rejects: Vec<file::Reject>,
-    pub late: Vec<meritflow_pipelines::policies::crynux::late::LateTaskEvent>,
+    pub late: Vec<LateTaskEvent>,
 }
 
-/// Reads the files, runs the dataflow through `as_of` and writes the closed statements.
+/// Reads the files as a stream, runs the dataflow through `as_of` as they come and writes the
+/// closed statements. Nothing holds the input whole: decoded events are put in time order
+/// within `[engine] replay_reorder` of each other and fed as they leave that buffer.
 pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
-    let config = crate::load_config(input.config.as_ref())?;
+    let config = Arc::new(crate::load_config(input.config.as_ref())?);
     let started = Instant::now();
-    let bytes = file::total_bytes(&input.events);
-    let bar = progress_bar(bytes, "reading");
-    let mut guard = FloodGuard::new(&config);
-    let loaded = file::load_admitting(
-        &input.events,
-        |event| guard.admit(event),
-        |read| bar.set_position(read),
-    )?;
-    bar.finish_and_clear();
-    let total_lines = loaded.events.len() + loaded.rejects.len();
-    if !loaded.rejects.is_empty() {
-        eprintln!(
-            "meritflow: {} of {} lines rejected (query the `rejects` table for each line and its reason)",
-            loaded.rejects.len(),
-            total_lines
-        );
-    }
-    let slide = engine::grain(&config);
-    let as_of = input
-        .as_of
-        .or_else(|| {
-            loaded
-                .events
-                .iter()
-                .map(|(e, _)| e.ts)
-                .max()
-                .map(|ts| slot(ts, slide))
-        })
-        .unwrap_or(0);
-    tracing::info!(as_of = %format_rfc3339(as_of), events = loaded.events.len(), "replaying");
-
-    // Task events are crynux's: a run without it lists none.
-    let late = if config.runs("crynux") {
-        late_task_events(&loaded.events, as_of, &config.policy.crynux)
-    } else {
-        Vec::new()
-    };
-    if !late.is_empty() {
-        eprintln!(
-            "meritflow: {} task events came more than task_grace ({}) after their task started and did not change it (see the `late_events` table)",
-            late.len(),
-            config.policy.crynux.task_grace
-        );
-    }
-    let count = loaded.events.len() as u64;
-    let bar = Arc::new(progress_bar(count, "replaying"));
-    let tick = Arc::clone(&bar);
     let cluster = input.cluster.cluster()?;
+    let primary = cluster.process == 0;
+    // Every process of a cluster must stop at the same moment: when none is given, they all
+    // read the files once to find it before replaying.
+    let as_of = match input.as_of {
+        Some(at) => Some(at),
+        None if cluster.addresses.len() > 1 => Some(last_slot(&input.events, &config)?),
+        None => None,
+    };
+    let (chunks, reading) = if primary {
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+        let reader = Reader {
+            config: Arc::clone(&config),
+            paths: input.events.clone(),
+            as_of,
+        };
+        (
+            rx.into_iter(),
+            Some(std::thread::spawn(move || reader.read(tx))),
+        )
+    } else {
+        // Only process 0 feeds.
+        (mpsc::sync_channel(0).1.into_iter(), None)
+    };
     // timely's cluster set-up prints its connection progress on stdout, where the results go:
     // send it to stderr while the dataflow runs.
     let _stdout_to_stderr = (cluster.addresses.len() > 1).then(crate::cluster::StdoutToStderr::new);
-    let outputs = engine::replay_on(
-        &config,
-        &cluster,
-        loaded.events,
-        as_of,
-        as_of,
-        Arc::new(move |n| tick.set_position(n)),
-    )
-    .map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
-    bar.finish_and_clear();
-    tracing::info!(seconds = started.elapsed().as_secs_f64(), "replayed");
+    let replayed = engine::replay_stream(&config, &cluster, chunks, as_of, None, Arc::new(|_| {}));
+    let read = match reading {
+        Some(reader) => reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the file reader panicked"))??,
+        None => Read::default(),
+    };
+    let replayed = replayed.map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
+    let as_of = replayed.as_of;
+    tracing::info!(
+        as_of = %format_rfc3339(as_of),
+        events = read.events,
+        seconds = started.elapsed().as_secs_f64(),
+        "replayed"
+    );
+    if !read.rejects.is_empty() {
+        eprintln!(
+            "meritflow: {} of {} lines rejected (query the `rejects` table for each line and its reason)",
+            read.rejects.len(),
+            read.events + read.rejects.len() as u64
+        );
+    }
+    if !read.late.is_empty() {
+        eprintln!(
+            "meritflow: {} task events came more than task_grace ({}) after their task started and did not change it (see the `late_events` table)",
+            read.late.len(),
+            config.policy.crynux.task_grace
+        );
+    }
 
     let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
-    let policies = PolicySnapshot::take(&outputs, as_of);
-    let primary = cluster.process == 0;
+    let policies = PolicySnapshot::take(&replayed.outputs, as_of);
     if primary {
         crate::statements::persist(&store, &policies.closed_statements())?;
     }
@@ -237,7 +235,110 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         policies,
         primary,
         store,
-        rejects: loaded.rejects,
-        late,
+        rejects: read.rejects,
+        late: read.late,
     })
+}
+
+/// Chunks of events sent to the dataflow, and how many may wait for it.
+const CHUNK_EVENTS: usize = 8192;
+const IN_FLIGHT: usize = 4;
+
+/// The slot of the last valid event the files hold: the moment a replay runs through when none
+/// is given.
+fn last_slot(paths: &[PathBuf], config: &Config) -> anyhow::Result<Millis> {
+    let grain = engine::grain(config);
+    let mut guard = FloodGuard::new(config);
+    let mut last = 0;
+    file::stream(
+        paths,
+        |event, _| {
+            guard.admit(&event)?;
+            last = last.max(slot(event.ts, grain));
+            Ok(())
+        },
+        |_| {},
+    )?;
+    Ok(last)
+}
+
+/// What reading the files left beside the events fed.
+#[derive(Default)]
+struct Read {
+    /// Valid events put in order for the dataflow (late ones are rejects).
+    events: u64,
+    rejects: Vec<file::Reject>,
+    late: Vec<LateTaskEvent>,
+}
+
+/// Reads the files on its own thread: decode, flood guard and sequence numbers in input order
+/// (as `file::stream` gives them), then time order through a bounded [`Reorder`], then chunks to
+/// the dataflow. Task events that come too late for their task are found on the way, in the
+/// order the dataflow sees them.
+struct Reader {
+    config: Arc<Config>,
+    paths: Vec<PathBuf>,
+    as_of: Option<Millis>,
+}
+
+impl Reader {
+    fn read(self, to_dataflow: mpsc::SyncSender<Vec<(Event, u64)>>) -> anyhow::Result<Read> {
+        let config = &self.config;
+        let grain = engine::grain(config);
+        let bar = progress_bar(file::total_bytes(&self.paths), "replaying");
+        let reorder_capacity = config.engine.replay_reorder;
+        let mut guard = FloodGuard::new(config);
+        let mut reorder = Reorder::new(reorder_capacity);
+        let mut late_tasks = config
+            .runs("crynux")
+            .then(|| LateTasks::new(&config.policy.crynux));
+        let mut read = Read::default();
+        let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
+        let crynux_slide = config.policy.crynux.slide.millis();
+        let mut release = |(_, seq): FeedKey, event: Event| {
+            // Listed when it counts at or before the moment, as the dataflow's rows show it.
+            if let Some(late) = late_tasks
+                .as_mut()
+                .and_then(|t| t.observe(&event, seq))
+                .filter(|l| self.as_of.is_none_or(|a| slot(l.ts, crynux_slide) <= a))
+            {
+                read.late.push(late);
+            }
+            chunk.push((event, seq));
+            if chunk.len() == CHUNK_EVENTS {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS));
+                // A dataflow that stopped has its own error; reading on costs nothing more.
+                let _ = to_dataflow.send(full);
+            }
+        };
+        let mut events = 0;
+        read.rejects = file::stream(
+            &self.paths,
+            |event, seq| {
+                guard.admit(&event)?;
+                let at = slot(event.ts, grain);
+                let (kind, ts) = (event.kind(), event.ts);
+                let placed = reorder.push((at, seq), event, &mut release);
+                events += u64::from(placed.is_ok());
+                placed.map_err(|late| Refused {
+                    kind: Some(kind.to_owned()),
+                    reason: format!(
+                        "late: field `ts` {} is before events already replayed (at {}): replay orders events only within engine.replay_reorder = {reorder_capacity} of each other (raise it to replay this file whole)",
+                        format_rfc3339(ts),
+                        format_rfc3339(late.released)
+                    ),
+                })
+            },
+            |bytes| bar.set_position(bytes),
+        )?;
+        reorder.finish(&mut release);
+        drop(release);
+        if !chunk.is_empty() {
+            let _ = to_dataflow.send(chunk);
+        }
+        bar.finish_and_clear();
+        read.events = events;
+        read.late.sort_by_key(|l| l.seq);
+        Ok(read)
+    }
 }

@@ -154,6 +154,73 @@ fn one_and_two_workers_print_the_same_bytes() {
     assert_eq!(one, two);
 }
 
+/// Replay reads its file as a stream and puts events in time order within
+/// `engine.replay_reorder` of each other: a file shuffled within that many lines gives the
+/// tables of the ordered file; with a smaller buffer the events it cannot place are late
+/// rejects naming `ts` and the setting, and are not counted.
+#[test]
+fn a_file_out_of_order_replays_as_sorted_within_the_reorder_buffer() {
+    let clean = simulate("12", "2", "5");
+    let lines: Vec<&str> = clean.lines().collect();
+    let mut shuffled = String::new();
+    for block in lines.chunks(50) {
+        for line in block.iter().rev() {
+            shuffled.push_str(line);
+            shuffled.push('\n');
+        }
+    }
+    let clean_path = scratch("ordered.jsonl");
+    let shuffled_path = scratch("shuffled.jsonl");
+    std::fs::write(&clean_path, &clean).unwrap();
+    std::fs::write(&shuffled_path, &shuffled).unwrap();
+    let config = |name: &str, capacity: usize| {
+        let path = scratch(name);
+        std::fs::write(&path, format!("[engine]\nreplay_reorder = {capacity}\n")).unwrap();
+        path
+    };
+    let wide = config("reorder-wide.toml", 64);
+    let narrow = config("reorder-narrow.toml", 8);
+    let with = |path: &Path| ["--config", path.to_str().unwrap()].map(str::to_owned);
+    let ordered = stdout(&replay_csv(&clean_path, &ALL_TABLES[..4], &[]));
+    assert!(ordered.lines().count() > 100, "{ordered}");
+    for workers in ["1", "2"] {
+        let [c, p] = with(&wide);
+        let args = [c.as_str(), p.as_str(), "--workers", workers];
+        let placed = stdout(&replay_csv(&shuffled_path, &ALL_TABLES[..4], &args));
+        assert_eq!(ordered, placed, "{workers} workers");
+    }
+
+    let [c, p] = with(&narrow);
+    let output = replay_csv(
+        &shuffled_path,
+        &[
+            "SELECT kind, reason FROM rejects",
+            "SELECT count(*) AS n FROM nodes",
+        ],
+        &[c.as_str(), p.as_str()],
+    );
+    let text = stdout(&output);
+    let rejects: Vec<&str> = text.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+    assert!(!rejects.is_empty(), "{text}");
+    for reject in &rejects {
+        assert!(
+            reject.contains("late: field `ts`") && reject.contains("engine.replay_reorder = 8"),
+            "{reject}"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{} of {} lines rejected",
+            rejects.len(),
+            lines.len()
+        )),
+        "{} rejects of {} lines: {stderr}",
+        rejects.len(),
+        lines.len()
+    );
+}
+
 #[test]
 fn queries_run_in_the_order_given() {
     let events = cases().join("crynux-basic.jsonl");

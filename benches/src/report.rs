@@ -329,7 +329,7 @@ pub fn main(it: impl Iterator<Item = String>) -> anyhow::Result<()> {
     );
     let _ = writeln!(
         md,
-        "| events | wall (read, decode, sort, dataflow, SQL), median of {REPLAY_RUNS} | events/s | peak RSS (largest) |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n\nThe {REPLAY_RUNS} runs, one after the other: {}.\n",
+        "| events | wall (read, decode, reorder, dataflow, SQL), median of {REPLAY_RUNS} | events/s | peak RSS (largest) |\n|---|---|---|---|\n| {} | {replay_s:.1} s | {} | {:.0} MB |\n\nThe {REPLAY_RUNS} runs, one after the other: {}.\n",
         thousands(lines as f64),
         thousands(lines as f64 / replay_s),
         replay_peak as f64 / 1e6,

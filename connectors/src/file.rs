@@ -67,11 +67,48 @@ pub fn load(paths: &[PathBuf], progress: impl FnMut(u64)) -> Result<Loaded, File
 pub fn load_admitting(
     paths: &[PathBuf],
     mut admit: impl FnMut(&Event) -> Result<(), Rejection>,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Loaded, FileSourceError> {
+    let mut events = Vec::new();
+    let rejects = stream(
+        paths,
+        |event, seq| {
+            admit(&event)?;
+            events.push((event, seq));
+            Ok(())
+        },
+        progress,
+    )?;
+    Ok(Loaded { events, rejects })
+}
+
+/// Why `take` refused an event: it becomes a reject, with the line it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub kind: Option<String>,
+    pub reason: String,
+}
+
+impl From<Rejection> for Refused {
+    fn from(r: Rejection) -> Refused {
+        Refused {
+            reason: r.reason(),
+            kind: r.kind,
+        }
+    }
+}
+
+/// Reads the files in order and hands each valid event, with its input sequence number, to
+/// `take` as soon as it is decoded, in input order: nothing is held but a few chunks of lines.
+/// Returns the lines that were not valid events or that `take` refused.
+pub fn stream(
+    paths: &[PathBuf],
+    mut take: impl FnMut(Event, u64) -> Result<(), Refused>,
+    mut progress: impl FnMut(u64),
+) -> Result<Vec<Reject>, FileSourceError> {
     // This thread reads lines in chunks and hands them to decoding threads; the decoded chunks
-    // come back and are admitted here in input order (the flood guard counts in that order),
-    // so sequence numbers, admissions and rejects are what one thread reading it all gives.
+    // come back and are taken here in input order (the flood guard counts in that order), so
+    // sequence numbers, admissions and rejects are what one thread reading it all gives.
     let decoders = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
     let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<RawLine>)>(IN_FLIGHT);
     let work_rx = Mutex::new(work_rx);
@@ -92,15 +129,15 @@ pub fn load_admitting(
         let mut order = InOrder::default();
         let mut admission = Admission {
             paths,
-            admit: &mut admit,
-            loaded: Loaded::default(),
+            take: &mut take,
+            rejects: Vec::new(),
             seq: 0,
         };
         let read = read_chunks(paths, &mut progress, |index, chunk| {
             work_tx
                 .send((index, chunk))
                 .expect("decoding threads run until the queue closes");
-            // Admit what has come back in order, without waiting.
+            // Take what has come back in order, without waiting.
             while let Ok(done) = done_rx.try_recv() {
                 order.put(done, &mut admission);
             }
@@ -109,36 +146,31 @@ pub fn load_admitting(
         for done in done_rx.iter() {
             order.put(done, &mut admission);
         }
-        read.map(|()| admission.loaded)
+        read.map(|()| admission.rejects)
     })
 }
 
-/// Decoded lines admitted in input order: each gets the next sequence number, and is an
-/// event or a reject.
-struct Admission<'p, A> {
+/// Decoded lines taken in input order: each gets the next sequence number, and is an event
+/// taken or a reject.
+struct Admission<'p, T> {
     paths: &'p [PathBuf],
-    admit: A,
-    loaded: Loaded,
+    take: T,
+    rejects: Vec<Reject>,
     seq: u64,
 }
 
-impl<A: FnMut(&Event) -> Result<(), Rejection>> Admission<'_, A> {
+impl<T: FnMut(Event, u64) -> Result<(), Refused>> Admission<'_, T> {
     fn chunk(&mut self, lines: Vec<RawLine>, decoded: Vec<Decoded>) {
         for (line, result) in lines.into_iter().zip(decoded) {
-            let result = result.and_then(|event| {
-                (self.admit)(&event)
-                    .map(|()| event)
-                    .map_err(|r| (r.kind.clone(), r.reason()))
-            });
-            match result {
-                Ok(event) => self.loaded.events.push((event, self.seq)),
-                Err((kind, reason)) => self.loaded.rejects.push(Reject {
+            let taken = result.and_then(|event| (self.take)(event, self.seq));
+            if let Err(Refused { kind, reason }) = taken {
+                self.rejects.push(Reject {
                     source: display(&self.paths[line.file]),
                     line: line.line,
                     kind,
                     reason,
                     payload: shown_payload(&line.text),
-                }),
+                });
             }
             self.seq += 1;
         }
@@ -157,18 +189,18 @@ struct RawLine {
     too_long: bool,
 }
 
-/// A line decoded, or why not: (kind if known, reason).
-type Decoded = Result<Event, (Option<String>, String)>;
+/// A line decoded, or why not.
+type Decoded = Result<Event, Refused>;
 
 impl RawLine {
     fn decode(&self) -> Decoded {
         if self.too_long {
-            return Err((
-                None,
-                format!("line longer than {MAX_LINE_BYTES} bytes: not read"),
-            ));
+            return Err(Refused {
+                kind: None,
+                reason: format!("line longer than {MAX_LINE_BYTES} bytes: not read"),
+            });
         }
-        decode(&self.text).map_err(|r| (r.kind.clone(), r.reason()))
+        decode(&self.text).map_err(Refused::from)
     }
 }
 
@@ -181,10 +213,10 @@ struct InOrder {
 
 impl InOrder {
     /// Takes chunk `done` and admits every chunk now next in order.
-    fn put<A: FnMut(&Event) -> Result<(), Rejection>>(
+    fn put<T: FnMut(Event, u64) -> Result<(), Refused>>(
         &mut self,
         (index, lines, decoded): (u64, Vec<RawLine>, Vec<Decoded>),
-        admission: &mut Admission<'_, A>,
+        admission: &mut Admission<'_, T>,
     ) {
         self.waiting.insert(index, (lines, decoded));
         while let Some((lines, decoded)) = self.waiting.remove(&self.next) {

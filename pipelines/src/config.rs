@@ -28,7 +28,7 @@ pub struct Config {
 }
 
 /// `[engine]`: what the engine itself runs on (documented in [`DEFAULTS_TOML`]).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EngineConfig {
     /// The time grain: events are fed, and results published, at its boundaries; every
@@ -38,6 +38,19 @@ pub struct EngineConfig {
     /// The policies that run, by name; None: all of [`crate::policies::NAMES`]. A policy left
     /// out reads no event, holds no state and writes no table, trigger or statement.
     pub policies: Option<Vec<String>>,
+    /// How many events `replay` holds to put a file's events in time order as it reads them
+    /// ([`crate::reorder::Reorder`]); an event further out of place is late.
+    pub replay_reorder: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            grain: None,
+            policies: None,
+            replay_reorder: 262_144,
+        }
+    }
 }
 
 impl Config {
@@ -63,15 +76,23 @@ impl Config {
 
 impl EngineConfig {
     fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.replay_reorder == 0 {
+            problems.push(
+                "engine.replay_reorder must be at least 1 (events replay holds to order them)"
+                    .to_owned(),
+            );
+        }
         let Some(names) = &self.policies else {
-            return Vec::new();
+            return problems;
         };
         let known = crate::policies::NAMES.join(", ");
-        let mut problems: Vec<String> = names
-            .iter()
-            .filter(|n| !crate::policies::NAMES.contains(&n.as_str()))
-            .map(|n| format!("engine.policies: no policy is named `{n}` (known: {known})"))
-            .collect();
+        problems.extend(
+            names
+                .iter()
+                .filter(|n| !crate::policies::NAMES.contains(&n.as_str()))
+                .map(|n| format!("engine.policies: no policy is named `{n}` (known: {known})")),
+        );
         if names.is_empty() {
             problems.push(format!(
                 "engine.policies is empty: name the policies to run (known: {known}), or remove it to run them all"
@@ -217,6 +238,11 @@ pub const DEFAULTS_TOML: &str = r#"# meritflow.toml — every field with its def
 # The policies that run (unset: all of them). A policy left out reads no event, holds no state
 # and writes no table, trigger or statement: name only those your network uses.
 # policies = ["crynux", "icp", "sla", "swap", "relay", "gpu_latest"]
+# `meritflow replay` reads its files as a stream and puts the events in time order as it goes,
+# holding at most this many (about 150 bytes each). An event further out of place than that (a
+# file written far out of order) is late: it is not counted and is listed in `rejects` with
+# its reason; raise this to replay such a file whole.
+replay_reorder = 262144
 
 # Policy `crynux`: node QoS for a GPU task network (shared/reference/crynux-qos.md).
 [policy.crynux]

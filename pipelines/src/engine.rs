@@ -626,6 +626,25 @@ impl Session<'_> {
         self.worker.step();
     }
 
+    /// For a worker that does not feed: moves its input along with the feeding worker's
+    /// (`fed_to`), so that it never holds the frontier back, and steps its dataflows, parking
+    /// while they are idle, until `ready` gives a value (what the feeding worker decides).
+    pub fn follow_until<T>(
+        &mut self,
+        fed_to: &AtomicU64,
+        mut ready: impl FnMut() -> Option<T>,
+    ) -> T {
+        loop {
+            if let Some(value) = ready() {
+                return value;
+            }
+            self.advance_to(fed_to.load(Ordering::Acquire));
+            self.inputs.flush();
+            self.worker
+                .step_or_park(Some(std::time::Duration::from_millis(1)));
+        }
+    }
+
     /// Waits until every worker has called this (a rendezvous, reusable).
     pub fn rendezvous(&self) {
         self.all_settled.wait();
@@ -907,7 +926,8 @@ pub fn replay(
 }
 
 /// [`replay`] on a cluster: the first worker of process 0 feeds (the other processes' events
-/// are not used); process 0 gathers the outputs.
+/// are not used); process 0 gathers the outputs. The whole of `events` is sorted: no event is
+/// late, however far out of order.
 pub fn replay_on(
     config: &Config,
     cluster: &Cluster,
@@ -916,39 +936,99 @@ pub fn replay_on(
     read_from: Millis,
     progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
-    let read_from = read_from.min(as_of);
     let slide = grain(config);
-    events.retain(|(e, _)| slot(e.ts, slide) <= as_of);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
-    let events = Arc::new(Mutex::new(Some(events)));
-    run_on(config, cluster, move |mut session| {
-        if session.index() == 0 {
-            let events = events
-                .lock()
-                .expect("events lock")
-                .take()
-                .unwrap_or_default();
-            const BATCH: usize = 1 << 16;
+    let fed = replay_stream(
+        config,
+        cluster,
+        std::iter::once(events),
+        Some(as_of),
+        Some(read_from),
+        progress,
+    )?;
+    Ok(fed.outputs)
+}
+
+/// What a streamed replay made: the outputs, complete through `as_of`.
+pub struct Replayed {
+    pub outputs: Arc<Outputs>,
+    /// The moment given, or else the slot of the last event fed (0 when none was).
+    pub as_of: Millis,
+}
+
+/// Replays chunks of events (with their input sequence numbers) that come in feed order (slot,
+/// then sequence number), as they come: nothing but the chunk being fed is held here. Events
+/// after `as_of` are not fed; without `as_of`, the replay runs through the last event's slot,
+/// which a cluster of processes cannot wait for (each process's workers must stop at the same
+/// moment): give it one there. Snapshots may be read at any time from `read_from` (default
+/// `as_of`) on: what comes before is folded away on the way, to bound memory. `progress` is
+/// told how many events have been fed so far.
+pub fn replay_stream<I>(
+    config: &Config,
+    cluster: &Cluster,
+    chunks: I,
+    as_of: Option<Millis>,
+    read_from: Option<Millis>,
+    progress: Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<Replayed, String>
+where
+    I: IntoIterator<Item = Vec<(Event, u64)>>,
+    I::IntoIter: Send + 'static,
+{
+    if as_of.is_none() && cluster.addresses.len() > 1 {
+        return Err(
+            "a replay on a cluster of processes needs its moment up front: give --as-of".to_owned(),
+        );
+    }
+    let read_from = read_from.or(as_of).unwrap_or(Millis::MAX);
+    let read_from = as_of.map_or(read_from, |a| read_from.min(a));
+    let chunks = Mutex::new(Some(chunks.into_iter()));
+    let ended = Arc::new(std::sync::OnceLock::new());
+    let decided = Arc::clone(&ended);
+    let fed_to = AtomicU64::new(0);
+    let outputs = run_on(config, cluster, move |mut session| {
+        let through = if session.index() == 0 {
+            let chunks = chunks.lock().expect("chunks lock").take();
+            const BATCH: u64 = 1 << 16;
             // Also fold once per day of event time: outputs that are replaced as time passes
             // (the icp live rows) would otherwise pile up between batches of a sparse input.
             const FOLD_EVERY: Millis = 86_400_000;
-            let mut folded = 0;
-            for (i, (event, seq)) in events.iter().enumerate() {
-                session.feed(event, *seq);
-                if (i + 1) % BATCH == 0 || session.time >= folded + FOLD_EVERY {
-                    folded = session.time;
-                    session.settle();
-                    // Everything before the current input time is complete: fold it.
-                    session
-                        .outputs()
-                        .compact(session.time.saturating_sub(1).min(read_from));
-                    progress((i + 1) as u64);
+            let (mut fed, mut folded, mut last) = (0u64, 0, 0);
+            for chunk in chunks.into_iter().flatten() {
+                for (event, seq) in &chunk {
+                    let at = session.slot_of(event.ts);
+                    if as_of.is_some_and(|a| at > a) {
+                        continue;
+                    }
+                    session.feed(event, *seq);
+                    last = at;
+                    fed += 1;
+                    if fed % BATCH == 0 || session.time >= folded + FOLD_EVERY {
+                        folded = session.time;
+                        fed_to.store(session.time, Ordering::Release);
+                        session.settle();
+                        // Everything before the current input time is complete: fold it.
+                        session
+                            .outputs()
+                            .compact(session.time.saturating_sub(1).min(read_from));
+                        progress(fed);
+                    }
                 }
             }
-            progress(events.len() as u64);
-        }
-        session.stop_after(as_of);
-    })
+            progress(fed);
+            let through = as_of.unwrap_or(last);
+            let _ = decided.set(through);
+            through
+        } else {
+            match as_of {
+                Some(a) => a,
+                None => session.follow_until(&fed_to, || decided.get().copied()),
+            }
+        };
+        session.stop_after(through);
+    })?;
+    let as_of = as_of.or_else(|| ended.get().copied()).unwrap_or(0);
+    Ok(Replayed { outputs, as_of })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod kafka_config;
 pub mod moments;
 pub mod policies;
 pub mod policy;
+pub mod reorder;
 pub mod snapshot;
 pub mod sql_config;
 pub mod statement;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use super::config::CrynuxConfig;
 use crate::events::{Body, Event};
+use crate::id::Id;
 use crate::time::{format_rfc3339, slot, Millis};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,38 +22,45 @@ pub struct LateTaskEvent {
     pub reason: String,
 }
 
-/// The task events among `events` (with sequence numbers) that the task's freeze ignores, up to
-/// and including `as_of`.
-pub fn late_task_events(
-    events: &[(Event, u64)],
-    as_of: Millis,
-    cfg: &CrynuxConfig,
-) -> Vec<LateTaskEvent> {
-    let slide = cfg.slide.millis();
-    let grace = cfg.task_grace.millis();
-    let mut first_round: HashMap<&str, Millis> = HashMap::new();
-    for (event, _) in events {
-        if let Body::TaskRound { task, .. } = &event.body {
-            let entry = first_round.entry(&**task).or_insert(event.ts);
-            *entry = (*entry).min(event.ts);
+/// Finds the task events that a task's freeze ignores, among events seen in feed order (slot,
+/// then input sequence number), as the dataflow sees them: a task's start is the slot of its
+/// first round, which in that order is the first round seen. Keeps one start per task.
+pub struct LateTasks {
+    slide: Millis,
+    grace: Millis,
+    task_grace: crate::time::Span,
+    started: HashMap<Id, Millis>,
+}
+
+impl LateTasks {
+    pub fn new(cfg: &CrynuxConfig) -> LateTasks {
+        LateTasks {
+            slide: cfg.slide.millis(),
+            grace: cfg.task_grace.millis(),
+            task_grace: cfg.task_grace,
+            started: HashMap::new(),
         }
     }
-    let mut late = Vec::new();
-    for (event, seq) in events {
-        let at = slot(event.ts, slide);
-        let Some(task) = task_of(event) else { continue };
-        let Some(first) = first_round.get(task) else {
-            continue;
+
+    /// The next event in feed order: is it a late task event? Events before their task's
+    /// first round come at or before its start, never `task_grace` (positive) after it.
+    pub fn observe(&mut self, event: &Event, seq: u64) -> Option<LateTaskEvent> {
+        let at = slot(event.ts, self.slide);
+        let start = match &event.body {
+            Body::TaskRound { task, .. } => *self.started.entry(task.clone()).or_insert(at),
+            Body::TaskSlashed { task, .. } | Body::TaskFee { task, .. } => {
+                *self.started.get(task)?
+            }
+            _ => return None,
         };
-        let start = slot(*first, slide);
-        if at > as_of || at < start.saturating_add(grace) {
-            continue;
+        if at < start.saturating_add(self.grace) {
+            return None;
         }
-        let beyond_twice = at >= start.saturating_add(2 * grace);
-        late.push(LateTaskEvent {
-            seq: *seq,
+        let beyond_twice = at >= start.saturating_add(2 * self.grace);
+        Some(LateTaskEvent {
+            seq,
             kind: event.kind(),
-            task: task.to_owned(),
+            task: task_of(event)?.to_owned(),
             ts: event.ts,
             task_start: start,
             reason: format!(
@@ -63,7 +71,7 @@ pub fn late_task_events(
                 } else {
                     "task_grace"
                 },
-                cfg.task_grace,
+                self.task_grace,
                 format_rfc3339(start),
                 if beyond_twice {
                     "it does not change that task; it may count as a new run of the task"
@@ -71,10 +79,8 @@ pub fn late_task_events(
                     "it does not change the task's scores or fee split"
                 }
             ),
-        });
+        })
     }
-    late.sort_by_key(|l| l.seq);
-    late
 }
 
 fn task_of(event: &Event) -> Option<&str> {
