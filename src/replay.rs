@@ -1,6 +1,7 @@
 //! `meritflow replay`: JSONL files in, the dataflow run to the end, queries over the state as of
 //! a moment. Same input, byte-identical output, whatever `--workers`.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::Instant;
@@ -8,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{ArgMatches, Args};
 use indicatif::{ProgressBar, ProgressStyle};
-use meritflow_connectors::file::{self, Refused};
+use meritflow_connectors::file;
 use meritflow_connectors::statement_store::StatementStore;
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
@@ -171,39 +172,29 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     let started = Instant::now();
     let cluster = input.cluster.cluster()?;
     let primary = cluster.process == 0;
-    // Every process of a cluster must stop at the same moment: when none is given, they all
-    // read the files once to find it before replaying.
-    let as_of = match input.as_of {
-        Some(at) => Some(at),
-        None if cluster.addresses.len() > 1 => Some(last_slot(&input.events, &config)?),
-        None => None,
-    };
-    let (chunks, reading) = if primary {
-        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
-        let reader = Reader {
-            config: Arc::clone(&config),
-            paths: input.events.clone(),
-            as_of,
-        };
-        (
-            rx.into_iter(),
-            Some(std::thread::spawn(move || reader.read(tx))),
-        )
-    } else {
-        // Only process 0 feeds.
-        (mpsc::sync_channel(0).1.into_iter(), None)
+    let bounded = Some(config.engine.replay_reorder);
+    // Every process of a cluster must stop at the same moment and read the same way: when no
+    // moment is given, they all read the files once first, to find it and whether the files
+    // are in order enough to stream.
+    let (as_of, reorder) = match input.as_of {
+        _ if cluster.addresses.len() > 1 => {
+            let scan = scan(&input.events, &config)?;
+            let reorder = if scan.in_order { bounded } else { None };
+            (input.as_of.or(Some(scan.last)), reorder)
+        }
+        at => (at, bounded),
     };
     // timely's cluster set-up prints its connection progress on stdout, where the results go:
     // send it to stderr while the dataflow runs.
     let _stdout_to_stderr = (cluster.addresses.len() > 1).then(crate::cluster::StdoutToStderr::new);
-    let replayed = engine::replay_stream(&config, &cluster, chunks, as_of, None, Arc::new(|_| {}));
-    let read = match reading {
-        Some(reader) => reader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the file reader panicked"))??,
-        None => Read::default(),
-    };
-    let replayed = replayed.map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
+    let mut attempt = replay_with(input, &config, &cluster, as_of, reorder)?;
+    if let (Some(out_of_order), Some(capacity)) = (&attempt.read.out_of_order, reorder) {
+        eprintln!(
+            "meritflow: the files are out of time order by more than engine.replay_reorder ({capacity}) events ({out_of_order}): replaying again with the whole input held and sorted (sort the files or raise engine.replay_reorder to stream them)"
+        );
+        attempt = replay_with(input, &config, &cluster, as_of, None)?;
+    }
+    let Attempt { replayed, read } = attempt;
     let as_of = replayed.as_of;
     tracing::info!(
         as_of = %format_rfc3339(as_of),
@@ -240,35 +231,92 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     })
 }
 
+/// One replay of the files: the dataflow's outputs and what reading left.
+struct Attempt {
+    replayed: engine::Replayed,
+    read: Read,
+}
+
+/// Replays the files, their events put in order within `reorder` of each other (or all of
+/// them held and sorted: `None`). Reading stops, and the outputs are incomplete, when an event
+/// is further out of place than that ([`Read::out_of_order`]).
+fn replay_with(
+    input: &ReplayInput,
+    config: &Arc<Config>,
+    cluster: &engine::Cluster,
+    as_of: Option<Millis>,
+    reorder: Option<usize>,
+) -> anyhow::Result<Attempt> {
+    let (chunks, reading) = if cluster.process == 0 {
+        let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
+        let reader = Reader {
+            config: Arc::clone(config),
+            paths: input.events.clone(),
+            as_of,
+            reorder,
+        };
+        (
+            rx.into_iter(),
+            Some(std::thread::spawn(move || reader.read(tx))),
+        )
+    } else {
+        // Only process 0 feeds.
+        (mpsc::sync_channel(0).1.into_iter(), None)
+    };
+    let replayed = engine::replay_stream(config, cluster, chunks, as_of, None, Arc::new(|_| {}));
+    let read = match reading {
+        Some(reader) => reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the file reader panicked"))??,
+        None => Read::default(),
+    };
+    let replayed = replayed.map_err(|e| anyhow::anyhow!("dataflow failed: {e}"))?;
+    Ok(Attempt { replayed, read })
+}
+
 /// Chunks of events sent to the dataflow, and how many may wait for it.
 const CHUNK_EVENTS: usize = 8192;
 const IN_FLIGHT: usize = 4;
 
-/// The slot of the last valid event the files hold: the moment a replay runs through when none
-/// is given.
-fn last_slot(paths: &[PathBuf], config: &Config) -> anyhow::Result<Millis> {
+/// What a first pass over the files finds.
+struct Scan {
+    /// The slot of the last valid event: the moment a replay runs through when none is given.
+    last: Millis,
+    /// Whether a reorder of `engine.replay_reorder` puts every event in order.
+    in_order: bool,
+}
+
+fn scan(paths: &[PathBuf], config: &Config) -> anyhow::Result<Scan> {
     let grain = engine::grain(config);
     let mut guard = FloodGuard::new(config);
-    let mut last = 0;
+    let mut reorder = Reorder::new(config.engine.replay_reorder);
+    let mut found = Scan {
+        last: 0,
+        in_order: true,
+    };
     file::stream(
         paths,
-        |event, _| {
+        |event, seq| {
             guard.admit(&event)?;
-            last = last.max(slot(event.ts, grain));
-            Ok(())
+            let at = slot(event.ts, grain);
+            found.last = found.last.max(at);
+            found.in_order &= reorder.push((at, seq), (), |_, ()| {}).is_ok();
+            Ok(ControlFlow::Continue(()))
         },
         |_| {},
     )?;
-    Ok(last)
+    Ok(found)
 }
 
 /// What reading the files left beside the events fed.
 #[derive(Default)]
 struct Read {
-    /// Valid events put in order for the dataflow (late ones are rejects).
+    /// Valid events fed to the dataflow.
     events: u64,
     rejects: Vec<file::Reject>,
     late: Vec<LateTaskEvent>,
+    /// The first event further out of place than the reorder holds, when reading stopped there.
+    out_of_order: Option<String>,
 }
 
 /// Reads the files on its own thread: decode, flood guard and sequence numbers in input order
@@ -279,6 +327,8 @@ struct Reader {
     config: Arc<Config>,
     paths: Vec<PathBuf>,
     as_of: Option<Millis>,
+    /// How many events are held to put them in order; `None`: all of them.
+    reorder: Option<usize>,
 }
 
 impl Reader {
@@ -286,9 +336,8 @@ impl Reader {
         let config = &self.config;
         let grain = engine::grain(config);
         let bar = progress_bar(file::total_bytes(&self.paths), "replaying");
-        let reorder_capacity = config.engine.replay_reorder;
         let mut guard = FloodGuard::new(config);
-        let mut reorder = Reorder::new(reorder_capacity);
+        let mut reorder = Reorder::new(self.reorder.unwrap_or(usize::MAX));
         let mut late_tasks = config
             .runs("crynux")
             .then(|| LateTasks::new(&config.policy.crynux));
@@ -312,32 +361,40 @@ impl Reader {
             }
         };
         let mut events = 0;
+        let mut out_of_order = None;
         read.rejects = file::stream(
             &self.paths,
             |event, seq| {
                 guard.admit(&event)?;
                 let at = slot(event.ts, grain);
-                let (kind, ts) = (event.kind(), event.ts);
-                let placed = reorder.push((at, seq), event, &mut release);
-                events += u64::from(placed.is_ok());
-                placed.map_err(|late| Refused {
-                    kind: Some(kind.to_owned()),
-                    reason: format!(
-                        "late: field `ts` {} is before events already replayed (at {}): replay orders events only within engine.replay_reorder = {reorder_capacity} of each other (raise it to replay this file whole)",
-                        format_rfc3339(ts),
-                        format_rfc3339(late.released)
-                    ),
-                })
+                let ts = event.ts;
+                match reorder.push((at, seq), event, &mut release) {
+                    Ok(()) => {
+                        events += 1;
+                        Ok(ControlFlow::Continue(()))
+                    }
+                    Err(late) => {
+                        out_of_order = Some(format!(
+                            "an event at {} came after events counted at {} had been replayed",
+                            format_rfc3339(ts),
+                            format_rfc3339(late.released)
+                        ));
+                        Ok(ControlFlow::Break(()))
+                    }
+                }
             },
             |bytes| bar.set_position(bytes),
         )?;
-        reorder.finish(&mut release);
+        if out_of_order.is_none() {
+            reorder.finish(&mut release);
+        }
         drop(release);
-        if !chunk.is_empty() {
+        if !chunk.is_empty() && out_of_order.is_none() {
             let _ = to_dataflow.send(chunk);
         }
         bar.finish_and_clear();
         read.events = events;
+        read.out_of_order = out_of_order;
         read.late.sort_by_key(|l| l.seq);
         Ok(read)
     }

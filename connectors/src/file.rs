@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 
@@ -75,7 +76,7 @@ pub fn load_admitting(
         |event, seq| {
             admit(&event)?;
             events.push((event, seq));
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         },
         progress,
     )?;
@@ -100,10 +101,11 @@ impl From<Rejection> for Refused {
 
 /// Reads the files in order and hands each valid event, with its input sequence number, to
 /// `take` as soon as it is decoded, in input order: nothing is held but a few chunks of lines.
-/// Returns the lines that were not valid events or that `take` refused.
+/// Returns the lines that were not valid events or that `take` refused. Reading stops early
+/// when `take` says `Break`.
 pub fn stream(
     paths: &[PathBuf],
-    mut take: impl FnMut(Event, u64) -> Result<(), Refused>,
+    mut take: impl FnMut(Event, u64) -> Result<ControlFlow<()>, Refused>,
     mut progress: impl FnMut(u64),
 ) -> Result<Vec<Reject>, FileSourceError> {
     // This thread reads lines in chunks and hands them to decoding threads; the decoded chunks
@@ -132,6 +134,7 @@ pub fn stream(
             take: &mut take,
             rejects: Vec::new(),
             seq: 0,
+            stopped: false,
         };
         let read = read_chunks(paths, &mut progress, |index, chunk| {
             work_tx
@@ -141,6 +144,7 @@ pub fn stream(
             while let Ok(done) = done_rx.try_recv() {
                 order.put(done, &mut admission);
             }
+            !admission.stopped
         });
         drop(work_tx);
         for done in done_rx.iter() {
@@ -157,12 +161,20 @@ struct Admission<'p, T> {
     take: T,
     rejects: Vec<Reject>,
     seq: u64,
+    /// `take` asked to stop: nothing more is taken.
+    stopped: bool,
 }
 
-impl<T: FnMut(Event, u64) -> Result<(), Refused>> Admission<'_, T> {
+impl<T: FnMut(Event, u64) -> Result<ControlFlow<()>, Refused>> Admission<'_, T> {
     fn chunk(&mut self, lines: Vec<RawLine>, decoded: Vec<Decoded>) {
         for (line, result) in lines.into_iter().zip(decoded) {
+            if self.stopped {
+                return;
+            }
             let taken = result.and_then(|event| (self.take)(event, self.seq));
+            if let Ok(ControlFlow::Break(())) = taken {
+                self.stopped = true;
+            }
             if let Err(Refused { kind, reason }) = taken {
                 self.rejects.push(Reject {
                     source: display(&self.paths[line.file]),
@@ -213,7 +225,7 @@ struct InOrder {
 
 impl InOrder {
     /// Takes chunk `done` and admits every chunk now next in order.
-    fn put<T: FnMut(Event, u64) -> Result<(), Refused>>(
+    fn put<T: FnMut(Event, u64) -> Result<ControlFlow<()>, Refused>>(
         &mut self,
         (index, lines, decoded): (u64, Vec<RawLine>, Vec<Decoded>),
         admission: &mut Admission<'_, T>,
@@ -226,11 +238,12 @@ impl InOrder {
     }
 }
 
-/// Reads the files' non-empty lines in order, in chunks of [`CHUNK_LINES`] numbered from 0.
+/// Reads the files' non-empty lines in order, in chunks of [`CHUNK_LINES`] numbered from 0,
+/// until `chunk_read` says to stop.
 fn read_chunks(
     paths: &[PathBuf],
     progress: &mut impl FnMut(u64),
-    mut chunk_read: impl FnMut(u64, Vec<RawLine>),
+    mut chunk_read: impl FnMut(u64, Vec<RawLine>) -> bool,
 ) -> Result<(), FileSourceError> {
     let mut bytes = 0u64;
     let mut chunk = Vec::with_capacity(CHUNK_LINES);
@@ -269,7 +282,9 @@ fn read_chunks(
             });
             if chunk.len() == CHUNK_LINES {
                 let full = std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_LINES));
-                chunk_read(index, full);
+                if !chunk_read(index, full) {
+                    return Ok(());
+                }
                 index += 1;
             }
         }

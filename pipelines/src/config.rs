@@ -39,7 +39,7 @@ pub struct EngineConfig {
     /// out reads no event, holds no state and writes no table, trigger or statement.
     pub policies: Option<Vec<String>>,
     /// How many events `replay` holds to put a file's events in time order as it reads them
-    /// ([`crate::reorder::Reorder`]); an event further out of place is late.
+    /// ([`crate::reorder::Reorder`]); files further out of order are held and sorted whole.
     pub replay_reorder: usize,
 }
 
@@ -239,9 +239,9 @@ pub const DEFAULTS_TOML: &str = r#"# meritflow.toml — every field with its def
 # and writes no table, trigger or statement: name only those your network uses.
 # policies = ["crynux", "icp", "sla", "swap", "relay", "gpu_latest"]
 # `meritflow replay` reads its files as a stream and puts the events in time order as it goes,
-# holding at most this many (about 150 bytes each). An event further out of place than that (a
-# file written far out of order) is late: it is not counted and is listed in `rejects` with
-# its reason; raise this to replay such a file whole.
+# holding at most this many (about 200 bytes each). Files further out of order than that are
+# replayed again with their whole input held and sorted (it says so on stderr): the results are
+# the same, the memory is not bounded.
 replay_reorder = 262144
 
 # Policy `crynux`: node QoS for a GPU task network (shared/reference/crynux-qos.md).

@@ -3,8 +3,8 @@
 //! [`Reorder`] holds at most `capacity` events and releases the earliest whenever it holds more,
 //! so an event up to `capacity` events out of place is put back where it belongs and replay's
 //! output is what sorting the whole input gives. An event further out of place would have to go
-//! before what was already released: it is refused as late, exactly as an event behind the
-//! completed time is in `meritflow run`, and the caller records it.
+//! before what was already released: it is refused, and the caller decides (replay starts
+//! again holding the whole input).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -50,6 +50,11 @@ impl<T> Reorder<T> {
     ) -> Result<(), Late> {
         if let Some(released) = self.released.filter(|&r| key.0 < r) {
             return Err(Late { released });
+        }
+        if self.held.len() == self.held.capacity() {
+            // Grow by doubling, but never past what the capacity needs.
+            let room = self.capacity.saturating_add(1) - self.held.len();
+            self.held.reserve_exact(self.held.len().max(16).min(room));
         }
         self.held.push(Reverse(Keyed { key, item }));
         while self.held.len() > self.capacity {
