@@ -121,19 +121,20 @@ pub fn run(args: ReplayArgs, order: Vec<QuerySource>) -> anyhow::Result<()> {
     if !replayed.primary {
         return Ok(()); // process 0 has the results
     }
+    let statements = replayed.store.read_all()?;
     let tables = crate::tables::snapshot(
-        &replayed.policies,
+        replayed.policies,
         &replayed.rejects,
         &replayed.late,
-        &replayed.store.read_all()?,
+        &statements,
     );
-    crate::emit(&answer(&tables, &queries, args.format)?)?;
+    crate::emit(&answer(tables, &queries, args.format)?)?;
     Ok(())
 }
 
 /// The results of `queries` over `tables`, one after the other, separated by a blank line.
-pub fn answer(
-    tables: &[meritflow_pipelines::table::Table],
+pub fn answer<T: std::borrow::Borrow<meritflow_pipelines::table::Table>>(
+    tables: impl IntoIterator<Item = T>,
     queries: &[String],
     format: OutputFormat,
 ) -> anyhow::Result<String> {
@@ -195,6 +196,7 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         attempt = replay_with(input, &config, &cluster, as_of, None)?;
     }
     let Attempt { replayed, read } = attempt;
+    give_back_freed_memory();
     let as_of = replayed.as_of;
     tracing::info!(
         as_of = %format_rfc3339(as_of),
@@ -219,6 +221,9 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
 
     let store = crate::statements::store(input.store.as_ref(), &config.statements.storage_dir);
     let policies = PolicySnapshot::take(&replayed.outputs, as_of);
+    // The captures were made on the worker threads: give their memory back for the tables.
+    drop(replayed);
+    give_back_freed_memory();
     if primary {
         crate::statements::persist(&store, &policies.closed_statements())?;
     }
@@ -229,6 +234,18 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
         rejects: read.rejects,
         late: read.late,
     })
+}
+
+/// Returns memory freed by the worker threads to the system. glibc's malloc keeps what is
+/// freed in the arena it came from, and the tables built next (on this thread) cannot reuse
+/// the worker threads' arenas: without this, the replay's peak RSS is the dataflow's states
+/// plus the tables, not the larger of the two.
+fn give_back_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only walks glibc's own arenas; nothing of ours is touched.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// One replay of the files: the dataflow's outputs and what reading left.

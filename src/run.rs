@@ -142,7 +142,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .and_then(|t: Arc<LatestTables>| t.read())
             .map(|(_, tables)| tables)
             .unwrap_or_default();
-        crate::emit(&crate::replay::answer(&tables, &args.query, args.format)?)?;
+        crate::emit(&crate::replay::answer(
+            tables.iter(),
+            &args.query,
+            args.format,
+        )?)?;
     }
     Ok(())
 }

@@ -10,13 +10,11 @@ use meritflow_pipelines::table::{int, timestamp, ColumnType::*, Table};
 /// Every table of a replay: the policies' as of its moment; `statements` are the stored ones
 /// (the history).
 pub fn snapshot(
-    policies: &PolicySnapshot,
+    policies: PolicySnapshot,
     rejects: &[Reject],
     late: &[LateTaskEvent],
     statements: &[StatementRow],
 ) -> Vec<Table> {
-    let mut tables = policies.tables.clone();
-    tables.push(statement_table(statements));
     // Valid events a policy could not take (a cheque that does not increase, a fractional
     // amount) are rejects too: `line` is the event's position among the input's events.
     let policy_rejects: Vec<Reject> = policies
@@ -29,6 +27,8 @@ pub fn snapshot(
             payload: r.payload.clone(),
         })
         .collect();
+    let mut tables = policies.tables;
+    tables.push(statement_table(statements));
     tables.push(rejects_table(rejects.iter().chain(&policy_rejects)));
     tables.push(late_table(late));
     tables

@@ -5,6 +5,7 @@ pub mod arrow_tables;
 pub mod format;
 pub mod server;
 
+use std::borrow::Borrow;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -35,7 +36,11 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(tables: &[Table]) -> Result<Catalog, QueryError> {
+    /// Tables given by value are turned into Arrow one at a time, each one's rows dropped as soon
+    /// as its batch is made: a large snapshot is never held twice over.
+    pub fn new<T: Borrow<Table>>(
+        tables: impl IntoIterator<Item = T>,
+    ) -> Result<Catalog, QueryError> {
         // One partition and one target partition: results do not depend on the machine's cores.
         let config = SessionConfig::new()
             .with_target_partitions(1)
@@ -55,8 +60,12 @@ impl Catalog {
 
 /// Registers each table in `ctx` as an in-memory table of one batch; a name `schema.table`
 /// goes into that schema of the default catalog, created when missing.
-pub fn register_tables(ctx: &SessionContext, tables: &[Table]) -> Result<(), QueryError> {
+pub fn register_tables<T: Borrow<Table>>(
+    ctx: &SessionContext,
+    tables: impl IntoIterator<Item = T>,
+) -> Result<(), QueryError> {
     for table in tables {
+        let table = table.borrow();
         if let Some((schema, _)) = table.name.split_once('.') {
             let catalog = ctx
                 .catalog(&ctx.state().config().options().catalog.default_catalog)
