@@ -20,14 +20,28 @@ impl PolicySnapshot {
     pub fn take(outputs: &Outputs, as_of: Millis) -> PolicySnapshot {
         let mut tables = Vec::new();
         let mut triggers = Vec::new();
-        let views = outputs
-            .policies()
-            .iter()
-            .map(|policy| {
-                let mut view = policy.view(as_of);
+        // Each policy's view reads only its own captures: they are built side by side (a large
+        // fleet's view takes a second or more, and the workers are idle or done meanwhile).
+        let views: Vec<(&'static str, View)> = std::thread::scope(|scope| {
+            let building: Vec<_> = outputs
+                .policies()
+                .iter()
+                .map(|policy| scope.spawn(move || (policy.name(), policy.view(as_of))))
+                .collect();
+            building
+                .into_iter()
+                .map(|view| {
+                    view.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let views = views
+            .into_iter()
+            .map(|(name, mut view)| {
                 tables.append(&mut view.tables);
                 triggers.extend(view.triggers.iter().cloned());
-                (policy.name(), view)
+                (name, view)
             })
             .collect();
         tables.push(trigger_table(&triggers));
