@@ -117,6 +117,40 @@ fn a_flooding_node_is_capped_as_in_replay() {
     assert_eq!(in_topic, in_replay, "the same events rejected");
 }
 
+/// A valid event a policy cannot take (a swap cheque whose cumulative payout does not grow) is
+/// a reject in the rejects topic, named with its policy and its place in the input, with the
+/// reason and payload replay's `rejects` table gives it.
+#[test]
+fn a_policy_reject_reaches_the_rejects_topic_as_in_replay() {
+    broker(9092);
+    let setup = setup("policy-reject", 9092);
+    let mut lines = std::fs::read_to_string(cases().join("swap-example.jsonl")).unwrap();
+    lines.push_str(concat!(
+        r#"{"kind":"cheque","ts":1790812920000,"issuer":"a","beneficiary":"b","cumulative_payout":100000}"#,
+        "\n",
+        r#"{"kind":"chunk_transfer","ts":1790812980000,"from":"a","to":"b","po":0}"#,
+        "\n"
+    ));
+    let events = scratch("policy-reject.jsonl");
+    std::fs::write(&events, &lines).unwrap();
+    setup.produce(&events);
+    let mut run = setup.run();
+    run.wait_through("2026-10-01T00:03:00.000Z", Duration::from_secs(120));
+    run.stop();
+    let rejects = setup.read("rejects");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let (key, topic_row) = rejects.iter().next().unwrap();
+    assert_eq!(topic_row["policy"], "swap", "{topic_row}");
+    assert_eq!(topic_row["kind"], "cheque", "{topic_row}");
+    assert!(key.ends_with(&format!("/{}", topic_row["offset"])), "{key}");
+    let replayed = replayed_with(&events, "rejects", "reason", &[]);
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    let (reason, replay_row) = replayed.into_iter().next().unwrap();
+    assert!(reason.starts_with("cumulative_payout"), "{reason}");
+    assert_eq!(topic_row["reason"].as_str(), Some(reason.as_str()));
+    assert_eq!(topic_row["payload"], replay_row["payload"]);
+}
+
 #[test]
 fn a_100k_event_stream_ends_with_the_tables_replay_gives() {
     broker(9092);

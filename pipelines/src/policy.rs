@@ -131,6 +131,7 @@ pub struct FoldNotes {
     triggers: BTreeMap<TriggerRow, isize>,
     closed: bool,
     changes: Vec<Box<dyn Any + Send>>,
+    rejects: Vec<(&'static str, PolicyReject)>,
 }
 
 impl FoldNotes {
@@ -140,6 +141,14 @@ impl FoldNotes {
         *total += diff;
         if *total == 0 {
             self.triggers.remove(row);
+        }
+    }
+
+    /// A valid event policy `policy` could not take came in (`diff` > 0; rejects are never
+    /// taken back): it goes to the rejects topic.
+    pub fn reject(&mut self, policy: &'static str, reject: &PolicyReject, diff: isize) {
+        if diff > 0 {
+            self.rejects.push((policy, reject.clone()));
         }
     }
 
@@ -163,6 +172,7 @@ impl FoldNotes {
                 .collect(),
             closed: self.closed,
             changes: self.changes,
+            rejects: self.rejects,
         }
     }
 }
@@ -174,6 +184,8 @@ pub struct Folded {
     /// A statement period closed: the statements are read again.
     pub closed: bool,
     changes: Vec<Box<dyn Any + Send>>,
+    /// Valid events a policy could not take, with the policy's name, in the order folded.
+    pub rejects: Vec<(&'static str, PolicyReject)>,
 }
 
 impl Folded {

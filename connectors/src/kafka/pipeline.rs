@@ -45,6 +45,7 @@ use super::sink::{Record, Sink, SinkStats};
 use super::source::{Message, Rebalanced, Source};
 use super::watermark::{Outcome, PartitionId, PartitionStats, Watermarks};
 use crate::file::{shown_payload, Reject, MAX_LINE_BYTES};
+use meritflow_pipelines::policy::PolicyReject;
 
 /// How the streaming run is laid out.
 #[derive(Clone, Debug)]
@@ -1117,6 +1118,9 @@ impl Publisher<'_> {
                 let apply_ms = started.elapsed().as_millis() as u64 - fold_ms;
                 self.write_scores(&dirty, through);
                 self.write_triggers(&trigger_table(&folded.triggers), through);
+                for (policy, reject) in &folded.rejects {
+                    self.write_policy_reject(policy, reject);
+                }
                 if folded.closed {
                     self.write_statements(&closed_statements(outputs, through));
                 }
@@ -1150,6 +1154,11 @@ impl Publisher<'_> {
                     self.write_triggers(triggers, through);
                 }
                 self.write_statements(&snapshot.closed_statements());
+                // Rejects are keyed by their input's place: after a restart, writing them
+                // again replaces them.
+                for (policy, reject) in snapshot.rejects() {
+                    self.write_policy_reject(policy, reject);
+                }
                 outputs.compact(through);
             }
         }
@@ -1223,9 +1232,33 @@ impl Publisher<'_> {
         }
     }
 
+    /// A valid event that policy `policy` could not take, as bad input is written, with the
+    /// policy's name: its place comes back from its sequence number.
+    fn write_policy_reject(&mut self, policy: &str, r: &PolicyReject) {
+        let (partition, offset) = PartitionId::of_seq(r.seq);
+        self.write_reject_from(
+            Rejected {
+                partition,
+                offset,
+                kind: Some(r.kind.clone()),
+                reason: r.reason.clone(),
+                payload: r.payload.clone().into_bytes(),
+            },
+            Some(policy),
+        );
+    }
+
     fn write_reject(&mut self, r: Rejected) {
+        self.write_reject_from(r, None);
+    }
+
+    /// Writes a reject; `policy` names the policy that refused a valid event.
+    fn write_reject_from(&mut self, r: Rejected, policy: Option<&str>) {
         let topic = self.source.topic_name(r.partition).to_owned();
         let mut object = serde_json::Map::new();
+        if let Some(policy) = policy {
+            object.insert("policy".into(), policy.into());
+        }
         object.insert("topic".into(), topic.clone().into());
         object.insert("partition".into(), r.partition.partition.into());
         object.insert("offset".into(), r.offset.into());
@@ -1245,8 +1278,9 @@ impl Publisher<'_> {
             if self.recent.len() == self.keep {
                 self.recent.pop_front();
             }
+            let place = format!("{topic}/{}", r.partition.partition);
             self.recent.push_back(Reject {
-                source: format!("{topic}/{}", r.partition.partition),
+                source: policy.map_or_else(|| place.clone(), |p| format!("policy {p}: {place}")),
                 line: r.offset as u64,
                 kind: r.kind,
                 reason: r.reason,

@@ -25,6 +25,15 @@ impl PartitionId {
             | ((self.partition as u64 & 0xFFFF) << 40)
             | (offset as u64 & ((1 << 40) - 1))
     }
+
+    /// The partition and offset a sequence number was made of ([`PartitionId::seq`]).
+    pub fn of_seq(seq: u64) -> (PartitionId, i64) {
+        let id = PartitionId {
+            topic: (seq >> 56) as u16,
+            partition: ((seq >> 40) & 0xFFFF) as i32,
+        };
+        (id, (seq & ((1 << 40) - 1)) as i64)
+    }
 }
 
 /// What became of one consumed message.

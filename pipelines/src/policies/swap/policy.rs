@@ -78,6 +78,7 @@ impl Policy for SwapPolicy {
         self.rows.fold_with(upto, |row, diff| match row {
             SwapOut::Trigger(t) => notes.trigger(t, *diff),
             SwapOut::Income(_) if *diff > 0 => notes.closed(),
+            SwapOut::Reject(r) => notes.reject("swap", r, *diff),
             _ => {}
         });
     }
