@@ -177,13 +177,12 @@ pub fn replay_input(input: &ReplayInput) -> anyhow::Result<Replayed> {
     // Every process of a cluster must stop at the same moment and read the same way: when no
     // moment is given, they all read the files once first, to find it and whether the files
     // are in order enough to stream.
-    let (as_of, reorder) = match input.as_of {
-        _ if cluster.addresses.len() > 1 => {
-            let scan = scan(&input.events, &config)?;
-            let reorder = if scan.in_order { bounded } else { None };
-            (input.as_of.or(Some(scan.last)), reorder)
-        }
-        at => (at, bounded),
+    let (as_of, reorder) = if cluster.addresses.len() > 1 {
+        let scan = scan(&input.events, &config)?;
+        let reorder = if scan.in_order { bounded } else { None };
+        (input.as_of.or(Some(scan.last)), reorder)
+    } else {
+        (input.as_of, bounded)
     };
     // timely's cluster set-up prints its connection progress on stdout, where the results go:
     // send it to stderr while the dataflow runs.
@@ -280,7 +279,7 @@ fn replay_with(
         // Only process 0 feeds.
         (mpsc::sync_channel(0).1.into_iter(), None)
     };
-    let replayed = engine::replay_stream(config, cluster, chunks, as_of, None, Arc::new(|_| {}));
+    let replayed = engine::replay_stream(config, cluster, chunks, as_of, None);
     let read = match reading {
         Some(reader) => reader
             .join()
@@ -304,8 +303,7 @@ struct Scan {
 }
 
 fn scan(paths: &[PathBuf], config: &Config) -> anyhow::Result<Scan> {
-    let grain = engine::grain(config);
-    let mut guard = FloodGuard::new(config);
+    let mut admission = Admission::new(config);
     let mut reorder = Reorder::new(config.engine.replay_reorder);
     let mut found = Scan {
         last: 0,
@@ -314,15 +312,35 @@ fn scan(paths: &[PathBuf], config: &Config) -> anyhow::Result<Scan> {
     file::stream(
         paths,
         |event, seq| {
-            guard.admit(&event)?;
-            let at = slot(event.ts, grain);
-            found.last = found.last.max(at);
-            found.in_order &= reorder.push((at, seq), (), |_, ()| {}).is_ok();
+            let key = admission.key(&event, seq)?;
+            found.last = found.last.max(key.0);
+            found.in_order &= reorder.push(key, (), |_, ()| {}).is_ok();
             Ok(ControlFlow::Continue(()))
         },
         |_| {},
     )?;
     Ok(found)
+}
+
+/// What every pass over the files does to each valid event, in input order: the flood guard
+/// (the same events refused on every pass), then the event's place in feed order.
+struct Admission {
+    guard: FloodGuard,
+    grain: Millis,
+}
+
+impl Admission {
+    fn new(config: &Config) -> Admission {
+        Admission {
+            guard: FloodGuard::new(config),
+            grain: engine::grain(config),
+        }
+    }
+
+    fn key(&mut self, event: &Event, seq: u64) -> Result<FeedKey, file::Refused> {
+        self.guard.admit(event)?;
+        Ok((slot(event.ts, self.grain), seq))
+    }
 }
 
 /// What reading the files left beside the events fed.
@@ -351,9 +369,8 @@ struct Reader {
 impl Reader {
     fn read(self, to_dataflow: mpsc::SyncSender<Vec<(Event, u64)>>) -> anyhow::Result<Read> {
         let config = &self.config;
-        let grain = engine::grain(config);
         let bar = progress_bar(file::total_bytes(&self.paths), "replaying");
-        let mut guard = FloodGuard::new(config);
+        let mut admission = Admission::new(config);
         let mut reorder = Reorder::new(self.reorder.unwrap_or(usize::MAX));
         let mut late_tasks = config
             .runs("crynux")
@@ -382,10 +399,9 @@ impl Reader {
         read.rejects = file::stream(
             &self.paths,
             |event, seq| {
-                guard.admit(&event)?;
-                let at = slot(event.ts, grain);
+                let key = admission.key(&event, seq)?;
                 let ts = event.ts;
-                match reorder.push((at, seq), event, &mut release) {
+                match reorder.push(key, event, &mut release) {
                     Ok(()) => {
                         events += 1;
                         Ok(ControlFlow::Continue(()))

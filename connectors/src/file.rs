@@ -56,25 +56,13 @@ pub fn shown_payload(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(PAYLOAD_KEEP)]).into_owned()
 }
 
-/// Reads the files in order. `progress` is called with the bytes read so far, now and then.
+/// Reads the files in order, holding every event. `progress` is called with the bytes read so
+/// far, now and then.
 pub fn load(paths: &[PathBuf], progress: impl FnMut(u64)) -> Result<Loaded, FileSourceError> {
-    load_admitting(paths, |_| Ok(()), progress)
-}
-
-/// [`load`], with each valid event, in input order, put to `admit` (a [`FloodGuard`]'s cap):
-/// what it refuses is a reject too.
-///
-/// [`FloodGuard`]: meritflow_pipelines::flood::FloodGuard
-pub fn load_admitting(
-    paths: &[PathBuf],
-    mut admit: impl FnMut(&Event) -> Result<(), Rejection>,
-    progress: impl FnMut(u64),
-) -> Result<Loaded, FileSourceError> {
     let mut events = Vec::new();
     let rejects = stream(
         paths,
         |event, seq| {
-            admit(&event)?;
             events.push((event, seq));
             Ok(ControlFlow::Continue(()))
         },

@@ -77,7 +77,6 @@ fn hash_of<D: Hash>(data: &D) -> u64 {
 /// table rehash itself in place every few thousand updates. Rehashing moved every row (up to
 /// ~300 bytes each) when the table held them; it moves 4-byte positions now, and a table slot
 /// left empty by the load factor costs 4 bytes, not a row's size.
-#[derive(Clone)]
 struct Consolidated<D, R> {
     records: Vec<Hashed<D, R>>,
     positions: HashTable<u32>,
@@ -220,8 +219,8 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
     }
 
     /// Each record's accumulated difference at `as_of` (zero ones left out), sorted. The
-    /// records are gathered, sorted once and summed where equal: the result must be sorted
-    /// anyway, so this costs one sort instead of a copy of each shard's table and a sort.
+    /// records are gathered and consolidated (sorted once, summed where equal): the result must
+    /// be sorted anyway, so this costs one sort instead of a copy of each shard's table too.
     pub fn totals(&self, as_of: Millis) -> Vec<(D, R)> {
         let mut all: Vec<(D, R)> = Vec::new();
         for shard in &self.shards {
@@ -240,16 +239,8 @@ impl<D: Clone + Eq + Hash + Ord, R: Semigroup + Clone> Captured<D, R> {
                     .map(|(e, _)| (e.data.clone(), e.diff.clone())),
             );
         }
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(D, R)> = Vec::with_capacity(all.len());
-        for (data, diff) in all {
-            match out.last_mut() {
-                Some((last, total)) if *last == data => total.plus_equals(&diff),
-                _ => out.push((data, diff)),
-            }
-        }
-        out.retain(|(_, diff)| !diff.is_zero());
-        out
+        differential_dataflow::consolidation::consolidate(&mut all);
+        all
     }
 }
 
@@ -904,23 +895,15 @@ where
 /// Replays events (with their input sequence numbers) in slot order and returns the captured
 /// outputs, complete through `as_of`; events after `as_of` are not fed. Snapshots may be read
 /// at any time from `read_from` to `as_of`: what comes before is folded away on the way, to
-/// bound memory. `progress` is told how many events have been fed so far.
+/// bound memory.
 pub fn replay(
     config: &Config,
     workers: usize,
     events: Vec<(Event, u64)>,
     as_of: Millis,
     read_from: Millis,
-    progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
-    replay_on(
-        config,
-        &Cluster::local(workers),
-        events,
-        as_of,
-        read_from,
-        progress,
-    )
+    replay_on(config, &Cluster::local(workers), events, as_of, read_from)
 }
 
 /// [`replay`] on a cluster: the first worker of process 0 feeds (the other processes' events
@@ -932,7 +915,6 @@ pub fn replay_on(
     mut events: Vec<(Event, u64)>,
     as_of: Millis,
     read_from: Millis,
-    progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Arc<Outputs>, String> {
     let slide = grain(config);
     events.sort_by_key(|(e, seq)| (slot(e.ts, slide), *seq));
@@ -942,7 +924,6 @@ pub fn replay_on(
         std::iter::once(events),
         Some(as_of),
         Some(read_from),
-        progress,
     )?;
     Ok(fed.outputs)
 }
@@ -959,15 +940,13 @@ pub struct Replayed {
 /// after `as_of` are not fed; without `as_of`, the replay runs through the last event's slot,
 /// which a cluster of processes cannot wait for (each process's workers must stop at the same
 /// moment): give it one there. Snapshots may be read at any time from `read_from` (default
-/// `as_of`) on: what comes before is folded away on the way, to bound memory. `progress` is
-/// told how many events have been fed so far.
+/// `as_of`) on: what comes before is folded away on the way, to bound memory.
 pub fn replay_stream<I>(
     config: &Config,
     cluster: &Cluster,
     chunks: I,
     as_of: Option<Millis>,
     read_from: Option<Millis>,
-    progress: Arc<dyn Fn(u64) + Send + Sync>,
 ) -> Result<Replayed, String>
 where
     I: IntoIterator<Item = Vec<(Event, u64)>>,
@@ -978,8 +957,11 @@ where
             "a replay on a cluster of processes needs its moment up front: give --as-of".to_owned(),
         );
     }
-    let read_from = read_from.or(as_of).unwrap_or(Millis::MAX);
-    let read_from = as_of.map_or(read_from, |a| read_from.min(a));
+    let read_from = read_from
+        .into_iter()
+        .chain(as_of)
+        .min()
+        .unwrap_or(Millis::MAX);
     let chunks = Mutex::new(Some(chunks.into_iter()));
     let ended = Arc::new(std::sync::OnceLock::new());
     let decided = Arc::clone(&ended);
@@ -1009,11 +991,9 @@ where
                         session
                             .outputs()
                             .compact(session.time.saturating_sub(1).min(read_from));
-                        progress(fed);
                     }
                 }
             }
-            progress(fed);
             let through = as_of.unwrap_or(last);
             let _ = decided.set(through);
             through

@@ -116,7 +116,7 @@ proptest! {
         let slide = cfg.slide.millis();
         let end = slot(events.iter().map(|(e, _)| e.ts).max().unwrap(), slide);
         let mid = slot(BASE + middle * 15_000, slide).min(end);
-        let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
+        let outputs = engine::replay(&config, workers, events.clone(), end, mid).unwrap();
         for as_of in [mid, end] {
             let incremental = outputs.policy::<CrynuxPolicy>().unwrap().parts(as_of);
             let plain = reference::parts(&events, as_of, cfg);
@@ -269,8 +269,7 @@ fn kickout_fires_in_both() {
         .map(|(i, e)| (e, i as u64))
         .collect();
     let as_of = BASE + 5 * 60_000;
-    let outputs =
-        engine::replay(&config, 1, events.clone(), as_of, as_of, Arc::new(|_| {})).unwrap();
+    let outputs = engine::replay(&config, 1, events.clone(), as_of, as_of).unwrap();
     let parts = outputs.policy::<CrynuxPolicy>().unwrap().parts(as_of);
     assert_eq!(
         parts,

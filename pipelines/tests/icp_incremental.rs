@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{BlockOutcome, Body, Event};
@@ -110,7 +108,7 @@ proptest! {
         // Far enough past the last event that every day and the month close.
         let end = BASE + 40 * 86_400_000;
         let mid = slot(BASE + middle * STEP + 7 * 60_000, slide);
-        let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
+        let outputs = engine::replay(&config, workers, events.clone(), end, mid).unwrap();
         for as_of in [mid, end] {
             let incremental = outputs.policy::<IcpPolicy>().unwrap().parts(as_of);
             let plain = icp_reference(&events, as_of, slide, &config.policy.icp, config.statements.period);
@@ -165,15 +163,7 @@ fn a_month_closes_into_a_statement() {
     let config = Config::default();
     // November 1st, 01:00: October has just closed.
     let as_of = BASE + 31 * 86_400_000 + 3_600_000;
-    let outputs = engine::replay(
-        &config,
-        2,
-        events.clone(),
-        as_of,
-        as_of - 60_000,
-        Arc::new(|_| {}),
-    )
-    .unwrap();
+    let outputs = engine::replay(&config, 2, events.clone(), as_of, as_of - 60_000).unwrap();
     let parts = outputs.policy::<IcpPolicy>().unwrap().parts(as_of);
     assert_eq!(
         parts,

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, Resources};
@@ -74,7 +72,7 @@ proptest! {
         let grain = engine::grain(&config);
         let end = BASE + (STEPS + 30) * STEP;
         let mid = slot(BASE + middle * STEP + 30_000, grain);
-        let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
+        let outputs = engine::replay(&config, workers, events.clone(), end, mid).unwrap();
         for as_of in [mid, end] {
             let parts = outputs.policy::<RelayPolicy>().unwrap().parts(as_of);
             let mut rows: Vec<RelayOut> = parts.rows.into_iter().map(RelayOut::Row).collect();

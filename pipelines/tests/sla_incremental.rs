@@ -8,8 +8,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, Event, GpuSample, Priority};
@@ -97,7 +95,7 @@ proptest! {
         let slide = config.policy.sla.slide.millis();
         let end = BASE + 3 * 86_400_000;
         let mid = slot(BASE + middle * STEP + 3 * 60_000, slide);
-        let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
+        let outputs = engine::replay(&config, workers, events.clone(), end, mid).unwrap();
         for as_of in [mid, end] {
             let mut incremental = outputs.policy::<SlaPolicy>().unwrap().parts(as_of);
             let mut rows: Vec<SlaOut> = Vec::new();

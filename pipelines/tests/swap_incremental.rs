@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use meritflow_pipelines::config::Config;
 use meritflow_pipelines::engine;
 use meritflow_pipelines::events::{Body, ChunkPrice, Event};
@@ -95,7 +93,7 @@ proptest! {
         let grain = engine::grain(&config);
         let end = BASE + 4 * 86_400_000;
         let mid = slot(BASE + middle * STEP + 5 * 60_000, grain);
-        let outputs = engine::replay(&config, workers, events.clone(), end, mid, Arc::new(|_| {})).unwrap();
+        let outputs = engine::replay(&config, workers, events.clone(), end, mid).unwrap();
         for as_of in [mid, end] {
             let rows = rows_of(outputs.policy::<SwapPolicy>().unwrap().parts(as_of));
             let plain = swap_reference(&events, as_of, grain, &config.policy.swap, period);

@@ -46,10 +46,10 @@ impl LateTasks {
     /// first round come at or before its start, never `task_grace` (positive) after it.
     pub fn observe(&mut self, event: &Event, seq: u64) -> Option<LateTaskEvent> {
         let at = slot(event.ts, self.slide);
-        let start = match &event.body {
-            Body::TaskRound { task, .. } => *self.started.entry(task.clone()).or_insert(at),
+        let (task, start) = match &event.body {
+            Body::TaskRound { task, .. } => (task, *self.started.entry(task.clone()).or_insert(at)),
             Body::TaskSlashed { task, .. } | Body::TaskFee { task, .. } => {
-                *self.started.get(task)?
+                (task, *self.started.get(task)?)
             }
             _ => return None,
         };
@@ -60,7 +60,7 @@ impl LateTasks {
         Some(LateTaskEvent {
             seq,
             kind: event.kind(),
-            task: task_of(event)?.to_owned(),
+            task: task.to_string(),
             ts: event.ts,
             task_start: start,
             reason: format!(
@@ -80,14 +80,5 @@ impl LateTasks {
                 }
             ),
         })
-    }
-}
-
-fn task_of(event: &Event) -> Option<&str> {
-    match &event.body {
-        Body::TaskRound { task, .. }
-        | Body::TaskSlashed { task, .. }
-        | Body::TaskFee { task, .. } => Some(task),
-        _ => None,
     }
 }
